@@ -1,0 +1,89 @@
+import express, { Router, type Request, type Response } from 'express';
+import helmet from 'helmet';
+import type { Config } from './config.js';
+import { errors } from './errors.js';
+import { createAuth } from './http/middleware/auth.js';
+import { errorHandler } from './http/middleware/error-handler.js';
+import { requestContext } from './http/middleware/request-context.js';
+import type { Lifecycle, RouteDeps } from './http/route-deps.js';
+import { registerProjectRoutes } from './http/routes/projects.routes.js';
+import { registerRecordRoutes } from './http/routes/records.routes.js';
+import { registerSystemRoutes } from './http/routes/system.routes.js';
+import type { Logger } from './observability/logger.js';
+import type { Metrics } from './observability/metrics.js';
+import type { Services } from './services.js';
+import type { Storage } from './storage/ports.js';
+
+export interface AppDeps {
+  config: Config;
+  storage: Storage;
+  services: Services;
+  logger: Logger;
+  metrics: Metrics;
+  adminToken: string;
+  lifecycle?: Lifecycle;
+}
+
+export interface IntakeApp extends express.Express {
+  /** The router holding every route, for the openapi contract test. */
+  readonly routes: Router;
+}
+
+/** Builds the Express app. It never listens: the entry point (or supertest) does. */
+export function createApp(deps: AppDeps): IntakeApp {
+  const app = express() as IntakeApp;
+  app.disable('x-powered-by');
+  // req.ip honours X-Forwarded-For only across the configured number of trusted proxy hops.
+  app.set('trust proxy', deps.config.trustProxyHops);
+  app.set('query parser', 'simple');
+
+  const routeDeps: RouteDeps = {
+    config: deps.config,
+    storage: deps.storage,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    lifecycle: deps.lifecycle ?? { accepting: () => true },
+    ...deps.services,
+    auth: createAuth({
+      adminToken: deps.adminToken,
+      keys: deps.services.keys,
+      projects: deps.services.projects,
+      logger: deps.logger,
+      metrics: deps.metrics,
+    }),
+    audit: (req: Request, res: Response, action: string, details: Record<string, unknown>) => {
+      deps.logger.info('audit', {
+        event: 'audit',
+        action,
+        actor: res.locals.principal?.kind ?? 'anonymous',
+        ip: req.ip,
+        requestId: res.locals.requestId,
+        at: new Date().toISOString(),
+        ...details,
+      });
+    },
+  };
+
+  app.use(requestContext(deps.logger, deps.metrics));
+  app.use(
+    helmet({
+      // Swagger UI at /docs loads its own scripts and styles from this origin only.
+      contentSecurityPolicy: {
+        directives: { 'img-src': ["'self'", 'data:'], 'upgrade-insecure-requests': null },
+      },
+    }),
+  );
+
+  const routes = Router();
+  registerSystemRoutes(routes, routeDeps);
+  registerProjectRoutes(routes, routeDeps);
+  registerRecordRoutes(routes, routeDeps);
+  app.use(routes);
+  Object.defineProperty(app, 'routes', { value: routes });
+
+  app.use((req: Request) => {
+    throw errors.routeNotFound(req.method, req.path);
+  });
+  app.use(errorHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,156 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+const intFrom = (def: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(def);
+
+const optionalUrl = z
+  .string()
+  .url()
+  .optional()
+  .or(z.literal('').transform(() => undefined));
+
+/**
+ * Every setting Intake reads from the environment. Parsed once at start; every invalid
+ * variable is listed in one error so a misconfigured task fails fast and says why.
+ */
+const envSchema = z.object({
+  PORT: intFrom(8080, 0, 65535),
+  HOST: z.string().default('0.0.0.0'),
+  INTAKE_STORAGE: z.enum(['embedded', 'aws']).default('embedded'),
+  INTAKE_DATA_DIR: z.string().min(1).default('./data'),
+  INTAKE_ADMIN_TOKEN: z.string().optional(),
+  // Buckets are global on AWS and limited to 63 characters; a project id is up to 40,
+  // so the prefix is kept short enough for `<prefix><projectId>` to fit.
+  INTAKE_NAME_PREFIX: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,21}$/, 'must be 1-22 characters of [a-z0-9-], starting with a letter')
+    .default('intake-'),
+  INTAKE_LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'debug', 'silent']).default('info'),
+  INTAKE_MAX_BODY_BYTES: intFrom(5 * MiB, 1024, 256 * MiB),
+  INTAKE_MAX_RECORDS_PER_REQUEST: intFrom(10_000, 1, 1_000_000),
+  INTAKE_MAX_JSON_DEPTH: intFrom(64, 2, 1000),
+  INTAKE_MAX_FILE_BYTES: intFrom(5 * GiB, 1, 5 * 1024 * GiB),
+  INTAKE_MAX_DECOMPRESSED_BYTES: intFrom(50 * GiB, 1, 5 * 1024 * GiB),
+  INTAKE_KEY_CACHE_MS: intFrom(2000, 0, 5000),
+  INTAKE_POLL_INTERVAL_MS: intFrom(2000, 50, 3_600_000),
+  INTAKE_POLL_CONCURRENCY: intFrom(2, 1, 64),
+  INTAKE_LEASE_MS: intFrom(30_000, 1000, 3_600_000),
+  INTAKE_WRITE_CONCURRENCY: intFrom(4, 1, 64),
+  INTAKE_POLLER: z.enum(['on', 'off']).default('on'),
+  INTAKE_TRUST_PROXY_HOPS: intFrom(0, 0, 10),
+  INTAKE_SHUTDOWN_TIMEOUT_MS: intFrom(25_000, 1000, 120_000),
+  INTAKE_ALERT_WEBHOOK_URL: optionalUrl,
+  AWS_REGION: z.string().optional(),
+  AWS_DEFAULT_REGION: z.string().optional(),
+  AWS_ENDPOINT_URL: optionalUrl,
+  AWS_ENDPOINT_URL_S3: optionalUrl,
+  AWS_ENDPOINT_URL_DYNAMODB: optionalUrl,
+  INTAKE_S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).optional(),
+});
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly storage: 'embedded' | 'aws';
+  readonly dataDir: string;
+  readonly adminToken: string | undefined;
+  readonly namePrefix: string;
+  readonly logLevel: string;
+  readonly limits: {
+    readonly maxBodyBytes: number;
+    readonly maxRecordsPerRequest: number;
+    readonly maxJsonDepth: number;
+    readonly maxFileBytes: number;
+    readonly maxDecompressedBytes: number;
+  };
+  readonly keyCacheMs: number;
+  readonly poller: {
+    readonly enabled: boolean;
+    readonly intervalMs: number;
+    readonly concurrency: number;
+    readonly leaseMs: number;
+    readonly writeConcurrency: number;
+  };
+  readonly trustProxyHops: number;
+  readonly shutdownTimeoutMs: number;
+  readonly alertWebhookUrl: string | undefined;
+  readonly aws: {
+    readonly region: string;
+    readonly s3Endpoint: string | undefined;
+    readonly dynamodbEndpoint: string | undefined;
+    readonly s3ForcePathStyle: boolean;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),
+    );
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  const adminToken = e.INTAKE_ADMIN_TOKEN === '' ? undefined : e.INTAKE_ADMIN_TOKEN;
+  if (e.INTAKE_STORAGE === 'aws') {
+    // Embedded mode may generate a token; on AWS a missing or weak token is a deployment bug.
+    if (!adminToken) problems.push('INTAKE_ADMIN_TOKEN: required when INTAKE_STORAGE=aws');
+    else if (adminToken.length < 32)
+      problems.push('INTAKE_ADMIN_TOKEN: must be at least 32 characters when INTAKE_STORAGE=aws');
+  }
+  if (adminToken !== undefined && /\s/.test(adminToken)) {
+    problems.push('INTAKE_ADMIN_TOKEN: must not contain whitespace');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const endpoint = e.AWS_ENDPOINT_URL;
+  const s3Endpoint = e.AWS_ENDPOINT_URL_S3 ?? endpoint;
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    storage: e.INTAKE_STORAGE,
+    dataDir: path.resolve(e.INTAKE_DATA_DIR),
+    adminToken,
+    namePrefix: e.INTAKE_NAME_PREFIX,
+    logLevel: e.INTAKE_LOG_LEVEL,
+    limits: Object.freeze({
+      maxBodyBytes: e.INTAKE_MAX_BODY_BYTES,
+      maxRecordsPerRequest: e.INTAKE_MAX_RECORDS_PER_REQUEST,
+      maxJsonDepth: e.INTAKE_MAX_JSON_DEPTH,
+      maxFileBytes: e.INTAKE_MAX_FILE_BYTES,
+      maxDecompressedBytes: e.INTAKE_MAX_DECOMPRESSED_BYTES,
+    }),
+    keyCacheMs: e.INTAKE_KEY_CACHE_MS,
+    poller: Object.freeze({
+      enabled: e.INTAKE_POLLER === 'on',
+      intervalMs: e.INTAKE_POLL_INTERVAL_MS,
+      concurrency: e.INTAKE_POLL_CONCURRENCY,
+      leaseMs: e.INTAKE_LEASE_MS,
+      writeConcurrency: e.INTAKE_WRITE_CONCURRENCY,
+    }),
+    trustProxyHops: e.INTAKE_TRUST_PROXY_HOPS,
+    shutdownTimeoutMs: e.INTAKE_SHUTDOWN_TIMEOUT_MS,
+    alertWebhookUrl: e.INTAKE_ALERT_WEBHOOK_URL,
+    aws: Object.freeze({
+      region: e.AWS_REGION ?? e.AWS_DEFAULT_REGION ?? 'us-east-1',
+      s3Endpoint,
+      dynamodbEndpoint: e.AWS_ENDPOINT_URL_DYNAMODB ?? endpoint,
+      // Emulators (LocalStack, test S3 engines) need path-style URLs; AWS itself does not.
+      s3ForcePathStyle:
+        e.INTAKE_S3_FORCE_PATH_STYLE === undefined
+          ? s3Endpoint !== undefined
+          : e.INTAKE_S3_FORCE_PATH_STYLE === 'true',
+    }),
+  });
+}

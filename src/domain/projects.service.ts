@@ -1,0 +1,71 @@
+import { errors } from '../errors.js';
+import { storageNames } from '../storage/names.js';
+import type { ControlStore, ObjectStore, Page, ProjectItem, RecordStore } from '../storage/ports.js';
+
+export const PROJECT_ID_PATTERN = /^[a-z0-9-]{3,40}$/;
+const CACHE_MS = 30_000;
+
+export function assertProjectId(id: string): void {
+  if (!PROJECT_ID_PATTERN.test(id)) throw errors.invalidProjectId(id);
+}
+
+/**
+ * Projects and their own storage: creating a project creates its records table and its
+ * bucket first (both idempotent), then claims the id, so a crash in between leaves
+ * nothing a retry cannot finish.
+ */
+export class ProjectService {
+  private readonly names;
+  private readonly cache = new Map<string, { project: ProjectItem; at: number }>();
+
+  constructor(
+    private readonly control: ControlStore,
+    private readonly records: RecordStore,
+    private readonly objects: ObjectStore,
+    namePrefix: string,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.names = storageNames(namePrefix);
+  }
+
+  async create(input: { id: string; name: string }): Promise<ProjectItem> {
+    assertProjectId(input.id);
+    if (await this.control.getProject(input.id)) throw errors.projectExists(input.id);
+    const project: ProjectItem = {
+      id: input.id,
+      name: input.name,
+      createdAt: new Date(this.now()).toISOString(),
+      tableName: this.names.recordsTable(input.id),
+      bucketName: this.names.bucket(input.id),
+    };
+    await this.records.ensureTable(project.tableName);
+    await this.objects.ensureBucket(project.bucketName);
+    await this.control.createProject(project);
+    return project;
+  }
+
+  /** Projects never change once created, so a short cache spares a read per request. */
+  async get(id: string): Promise<ProjectItem> {
+    const cached = this.cache.get(id);
+    if (cached && this.now() - cached.at < CACHE_MS) return cached.project;
+    if (!PROJECT_ID_PATTERN.test(id)) throw errors.projectNotFound(id.slice(0, 60));
+    const project = await this.control.getProject(id);
+    if (!project) throw errors.projectNotFound(id);
+    this.cache.set(id, { project, at: this.now() });
+    return project;
+  }
+
+  async list(limit: number, after?: string): Promise<Page<ProjectItem>> {
+    return this.control.listProjects({ limit, after });
+  }
+
+  /** Every project, page by page (for the poller). */
+  async *all(): AsyncIterable<ProjectItem> {
+    let after: string | undefined;
+    do {
+      const page = await this.control.listProjects({ limit: 100, after });
+      yield* page.items;
+      after = page.next;
+    } while (after !== undefined);
+  }
+}

@@ -1,0 +1,178 @@
+import { createHash } from 'node:crypto';
+import { errors } from '../errors.js';
+import type { ControlStore, ProjectItem, RecordStore, StoredRecord } from '../storage/ports.js';
+import { deterministicId, newRecordId } from './ids.js';
+import { decodeUtf8, isPlainRecord, parseJsonExact, toJsonText } from './json-text.js';
+
+/** DynamoDB's item size limit; a record whose stored item would exceed it is rejected alone. */
+export const MAX_ITEM_BYTES = 400 * 1024;
+const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+
+export type PushContentType = 'json' | 'ndjson';
+
+export interface RecordError {
+  index: number;
+  code: string;
+  message: string;
+}
+
+export interface PushResult {
+  accepted: number;
+  rejected: number;
+  records: { index: number; id: string }[];
+  errors: RecordError[];
+}
+
+export interface PushInput {
+  project: ProjectItem;
+  body: Buffer;
+  contentType: PushContentType;
+  idempotencyKey?: string;
+  source: { keyId: string; requestId: string };
+}
+
+export interface RecordLimits {
+  maxRecordsPerRequest: number;
+  maxJsonDepth: number;
+}
+
+interface Candidate {
+  index: number;
+  value?: unknown;
+  error?: RecordError;
+}
+
+/** Exact size DynamoDB counts for a stored record: attribute names plus UTF-8 values. */
+export function storedRecordSize(record: StoredRecord): number {
+  return (
+    2 + Buffer.byteLength(record.id) +
+    1 + Buffer.byteLength(record.data) +
+    1 + Buffer.byteLength(record.source) +
+    1 + Buffer.byteLength(record.ingestedAt)
+  );
+}
+
+/**
+ * Pushed records: each one is validated on its own, stored with a deterministic id when
+ * the request carries an Idempotency-Key (so a retry rewrites the same items instead of
+ * adding new ones), and read back with its data exactly as sent.
+ */
+export class RecordService {
+  constructor(
+    private readonly records: RecordStore,
+    private readonly control: ControlStore,
+    private readonly limits: RecordLimits,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async push(input: PushInput): Promise<PushResult> {
+    const text = decodeUtf8(input.body);
+    const candidates = input.contentType === 'json' ? this.splitJson(text) : this.splitNdjson(text);
+    if (candidates.length > this.limits.maxRecordsPerRequest) {
+      throw errors.tooManyRecords(this.limits.maxRecordsPerRequest);
+    }
+
+    let ingestedAt = new Date(this.now()).toISOString();
+    const idempotencyKey = input.idempotencyKey;
+    if (idempotencyKey !== undefined) {
+      if (idempotencyKey.length === 0 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+        throw errors.validation(`Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters.`);
+      }
+      const bodyHash = createHash('sha256').update(input.contentType).update('\0').update(input.body).digest('hex');
+      const claim = await this.control.claimIdempotencyKey(input.project.id, idempotencyKey, {
+        bodyHash,
+        firstSeenAt: ingestedAt,
+      });
+      if (claim.bodyHash !== bodyHash) throw errors.idempotencyKeyReused();
+      // A retry stores byte-identical items: same ids, same ingestion time.
+      ingestedAt = claim.firstSeenAt;
+    }
+
+    const result: PushResult = { accepted: 0, rejected: 0, records: [], errors: [] };
+    const toStore: StoredRecord[] = [];
+    for (const candidate of candidates) {
+      if (candidate.error) {
+        result.errors.push(candidate.error);
+        continue;
+      }
+      const id =
+        idempotencyKey === undefined ? newRecordId() : deterministicId('push', idempotencyKey, candidate.index);
+      const record: StoredRecord = {
+        id,
+        data: toJsonText(candidate.value),
+        source: JSON.stringify({
+          type: 'api',
+          keyId: input.source.keyId,
+          requestId: input.source.requestId,
+          index: candidate.index,
+        }),
+        ingestedAt,
+      };
+      const size = storedRecordSize(record);
+      if (size > MAX_ITEM_BYTES) {
+        result.errors.push({
+          index: candidate.index,
+          code: 'record_too_large',
+          message: `The record takes ${size} bytes; the limit is ${MAX_ITEM_BYTES}.`,
+        });
+        continue;
+      }
+      toStore.push(record);
+      result.records.push({ index: candidate.index, id });
+    }
+    await this.records.putRecords(input.project.tableName, toStore);
+    result.accepted = result.records.length;
+    result.rejected = result.errors.length;
+    return result;
+  }
+
+  async get(project: ProjectItem, id: string): Promise<StoredRecord> {
+    // Ids are 26 characters; anything far longer cannot exist and is not worth a read.
+    if (id.length === 0 || id.length > 128) throw errors.recordNotFound(id);
+    const record = await this.records.getRecord(project.tableName, id);
+    if (!record) throw errors.recordNotFound(id);
+    return record;
+  }
+
+  /** A JSON body: one object, or an array whose elements are each checked on their own. */
+  private splitJson(text: string): Candidate[] {
+    const value = parseJsonExact(text, this.limits.maxJsonDepth);
+    if (isPlainRecord(value)) return [{ index: 0, value }];
+    if (!Array.isArray(value)) {
+      throw errors.invalidBody('The body must be a JSON object or an array of objects.');
+    }
+    return value.map((element, index) =>
+      isPlainRecord(element)
+        ? { index, value: element }
+        : { index, error: { index, code: 'not_an_object', message: 'A record must be a JSON object.' } },
+    );
+  }
+
+  /**
+   * NDJSON: one record per line; `index` is the 0-based line number, so errors point at
+   * the line. Blank lines are skipped, not counted as errors.
+   */
+  private splitNdjson(text: string): Candidate[] {
+    const lines = text.split('\n');
+    const candidates: Candidate[] = [];
+    for (let index = 0; index < lines.length; index++) {
+      const line = lines[index]!.trim();
+      if (line.length === 0) continue;
+      if (candidates.length >= this.limits.maxRecordsPerRequest) {
+        throw errors.tooManyRecords(this.limits.maxRecordsPerRequest);
+      }
+      try {
+        const value = parseJsonExact(line, this.limits.maxJsonDepth);
+        candidates.push(
+          isPlainRecord(value)
+            ? { index, value }
+            : { index, error: { index, code: 'not_an_object', message: 'A record must be a JSON object.' } },
+        );
+      } catch (error) {
+        const message = error instanceof Error ? error.message : 'invalid JSON';
+        candidates.push({ index, error: { index, code: 'invalid_json', message } });
+      }
+    }
+    return candidates;
+  }
+}

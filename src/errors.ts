@@ -1,0 +1,87 @@
+/**
+ * The one error model. Domain code throws AppError from the named factories below; the
+ * error middleware turns it into `{"error": {code, message, requestId}}` with its status.
+ */
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+    options?: { cause?: unknown; retryAfterSeconds?: number },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.retryAfterSeconds = options?.retryAfterSeconds;
+  }
+  readonly retryAfterSeconds: number | undefined;
+}
+
+export const isAppError = (e: unknown): e is AppError => e instanceof AppError;
+
+export const errors = {
+  validation: (message: string, details?: unknown) =>
+    new AppError(400, 'validation_failed', message, details),
+  invalidProjectId: (id: string) =>
+    new AppError(
+      400,
+      'invalid_project_id',
+      `Project id ${JSON.stringify(id.slice(0, 60))} is not a slug of 3-40 characters [a-z0-9-].`,
+    ),
+  malformedJson: (detail: string) =>
+    new AppError(400, 'malformed_json', `The request body is not valid JSON: ${detail}`),
+  invalidUtf8: () => new AppError(400, 'invalid_utf8', 'The request body is not valid UTF-8.'),
+  invalidBody: (message: string) => new AppError(400, 'invalid_body', message),
+  invalidCursor: () =>
+    new AppError(400, 'invalid_cursor', 'The cursor is not one this service issued.'),
+  invalidLimit: (min: number, max: number) =>
+    new AppError(400, 'invalid_limit', `limit must be an integer from ${min} to ${max}.`),
+  unauthenticated: (message = 'A valid API key or admin token is required.') =>
+    new AppError(401, 'unauthenticated', message),
+  adminRequired: () =>
+    new AppError(401, 'unauthenticated', 'A valid admin token is required for this route.'),
+  keyNotForProject: () =>
+    new AppError(403, 'key_not_for_project', 'This API key belongs to another project.'),
+  insufficientScope: (scope: string) =>
+    new AppError(403, 'insufficient_scope', `This API key lacks the scope ${scope}.`),
+  ipNotAllowed: () =>
+    new AppError(403, 'ip_not_allowed', 'Requests from this address are not allowed for this key.'),
+  projectNotFound: (id: string) =>
+    new AppError(404, 'project_not_found', `Project ${id} does not exist.`),
+  keyNotFound: (id: string) => new AppError(404, 'key_not_found', `API key ${id} does not exist.`),
+  recordNotFound: (id: string) =>
+    new AppError(404, 'record_not_found', `Record ${JSON.stringify(id.slice(0, 100))} does not exist.`),
+  jobNotFound: (id: string) =>
+    new AppError(404, 'job_not_found', `Job ${JSON.stringify(id.slice(0, 100))} does not exist.`),
+  routeNotFound: (method: string, path: string) =>
+    new AppError(404, 'route_not_found', `No route for ${method} ${path.slice(0, 200)}.`),
+  projectExists: (id: string) =>
+    new AppError(409, 'project_exists', `Project ${id} already exists.`),
+  idempotencyKeyReused: () =>
+    new AppError(
+      422,
+      'idempotency_key_reused',
+      'This Idempotency-Key was already used with a different request body.',
+    ),
+  payloadTooLarge: (limit: number) =>
+    new AppError(413, 'payload_too_large', `The body exceeds the limit of ${limit} bytes.`),
+  tooManyRecords: (limit: number) =>
+    new AppError(413, 'too_many_records', `A request may carry at most ${limit} records.`),
+  unsupportedMediaType: (allowed: string[]) =>
+    new AppError(415, 'unsupported_media_type', `Content-Type must be one of: ${allowed.join(', ')}.`),
+  rateLimited: (retryAfterSeconds: number) =>
+    new AppError(429, 'rate_limited', 'Too many requests; slow down.', undefined, {
+      retryAfterSeconds,
+    }),
+  storageUnavailable: (cause?: unknown) =>
+    new AppError(503, 'storage_unavailable', 'Storage is unavailable; retry shortly.', undefined, {
+      cause,
+      retryAfterSeconds: 5,
+    }),
+  shuttingDown: () =>
+    new AppError(503, 'shutting_down', 'The service is shutting down.', undefined, {
+      retryAfterSeconds: 1,
+    }),
+  internal: (cause?: unknown) =>
+    new AppError(500, 'internal_error', 'An unexpected error occurred.', undefined, { cause }),
+} as const;

@@ -1,0 +1,91 @@
+import type { NextFunction, Request, Response } from 'express';
+import { keyIdOf, secretsEqual, type ApiKeyService } from '../../domain/api-keys.service.js';
+import { addressAllowed } from '../../domain/ip-allowlist.js';
+import type { ProjectService } from '../../domain/projects.service.js';
+import { errors, isAppError } from '../../errors.js';
+import type { Logger } from '../../observability/logger.js';
+import type { Metrics } from '../../observability/metrics.js';
+import type { Scope } from '../../storage/ports.js';
+
+export interface AuthDeps {
+  adminToken: string;
+  keys: ApiKeyService;
+  projects: ProjectService;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+function bearer(req: Request): string | undefined {
+  const header = req.get('authorization');
+  if (header === undefined) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}
+
+/**
+ * Authentication and authorisation for the two kinds of caller. Fails closed: with no
+ * credential, an unknown one, or one for another project, the request stops here.
+ */
+export function createAuth(deps: AuthDeps) {
+  const fail = (req: Request, res: Response, reason: string, presented?: string) => {
+    deps.metrics.authFailures.inc({ reason });
+    deps.logger.warn('authentication failed', {
+      event: 'auth_failed',
+      reason,
+      requestId: res.locals.requestId,
+      ip: req.ip,
+      // Only the public key id, never the secret.
+      keyId: presented === undefined ? undefined : keyIdOf(presented),
+      path: req.path.slice(0, 200),
+    });
+  };
+
+  const requireAdmin = (req: Request, res: Response, next: NextFunction) => {
+    const token = bearer(req);
+    if (token === undefined || !secretsEqual(token, deps.adminToken)) {
+      fail(req, res, token === undefined ? 'missing_admin_token' : 'wrong_admin_token');
+      throw errors.adminRequired();
+    }
+    res.locals.principal = { kind: 'admin' };
+    next();
+  };
+
+  /** For /v1/projects/:projectId/...: an admin token, or a key of that project holding `scope`. */
+  const requireProject = (scope: Scope) => async (req: Request, res: Response, next: NextFunction) => {
+    const projectId = String(req.params.projectId);
+    res.locals.projectId = projectId;
+    const presented = req.get('x-api-key') ?? bearer(req);
+    if (presented === undefined) {
+      fail(req, res, 'missing_credential');
+      throw errors.unauthenticated();
+    }
+    if (secretsEqual(presented, deps.adminToken)) {
+      res.locals.principal = { kind: 'admin' };
+    } else {
+      let key;
+      try {
+        key = await deps.keys.verify(presented);
+      } catch (error) {
+        if (isAppError(error) && error.status === 401) fail(req, res, 'invalid_key', presented);
+        throw error;
+      }
+      res.locals.principal = { kind: 'key', key };
+      if (key.projectId !== projectId) {
+        fail(req, res, 'other_project', presented);
+        throw errors.keyNotForProject();
+      }
+      if (key.allowedIps !== undefined && key.allowedIps.length > 0 && !addressAllowed(req.ip, key.allowedIps)) {
+        fail(req, res, 'ip_not_allowed', presented);
+        throw errors.ipNotAllowed();
+      }
+      if (!key.scopes.includes(scope)) {
+        fail(req, res, 'insufficient_scope', presented);
+        throw errors.insufficientScope(scope);
+      }
+    }
+    res.locals.project = await deps.projects.get(projectId);
+    next();
+  };
+
+  return { requireAdmin, requireProject };
+}

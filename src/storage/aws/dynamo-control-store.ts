@@ -1,0 +1,230 @@
+import {
+  DescribeTableCommand,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { createHash } from 'node:crypto';
+import { errors } from '../../errors.js';
+import type {
+  ApiKeyItem,
+  ControlStore,
+  IdempotencyClaim,
+  Page,
+  ProjectItem,
+} from '../ports.js';
+import { errorName, guard } from './aws-errors.js';
+import { ensureDynamoTable } from './dynamo-tables.js';
+
+/**
+ * The control table holds projects, API keys and idempotency claims (and later jobs and
+ * leases) as a single-table design: `pk`/`sk` for direct access, and the `gsi1` index
+ * (`gsi1pk`/`gsi1sk`) for listings. Only operations both DynamoDB and dynalite support.
+ */
+const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+
+type Item = Record<string, AttributeValue>;
+
+const projectKey = (id: string) => ({ pk: `project#${id}`, sk: 'project' });
+const keyKey = (id: string) => ({ pk: `key#${id}`, sk: 'key' });
+
+function strip<T extends object>(item: Item, ...extra: string[]): T {
+  const plain = unmarshall(item);
+  for (const name of ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'ttl', ...extra]) delete plain[name];
+  return plain as T;
+}
+
+export class DynamoControlStore implements ControlStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    readonly tableName: string,
+  ) {}
+
+  async ensureTable(): Promise<void> {
+    await ensureDynamoTable(this.client, {
+      TableName: this.tableName,
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+        { AttributeName: 'gsi1pk', AttributeType: 'S' },
+        { AttributeName: 'gsi1sk', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'gsi1',
+          KeySchema: [
+            { AttributeName: 'gsi1pk', KeyType: 'HASH' },
+            { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+    });
+  }
+
+  async createProject(project: ProjectItem): Promise<void> {
+    await guard(async () => {
+      try {
+        await this.client.send(
+          new PutItemCommand({
+            TableName: this.tableName,
+            Item: marshall(
+              { ...projectKey(project.id), gsi1pk: 'projects', gsi1sk: project.id, ...project },
+              { removeUndefinedValues: true },
+            ),
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        );
+      } catch (error) {
+        if (errorName(error) === 'ConditionalCheckFailedException') throw errors.projectExists(project.id);
+        throw error;
+      }
+    });
+  }
+
+  async getProject(id: string): Promise<ProjectItem | null> {
+    const item = await this.getItem(projectKey(id));
+    return item ? strip<ProjectItem>(item) : null;
+  }
+
+  async listProjects(options: { limit: number; after?: string }): Promise<Page<ProjectItem>> {
+    return guard(async () => {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'gsi1',
+          KeyConditionExpression: 'gsi1pk = :p',
+          ExpressionAttributeValues: { ':p': { S: 'projects' } },
+          Limit: options.limit,
+          ExclusiveStartKey:
+            options.after === undefined
+              ? undefined
+              : marshall({ gsi1pk: 'projects', gsi1sk: options.after, ...projectKey(options.after) }),
+        }),
+      );
+      const items = (out.Items ?? []).map((item) => strip<ProjectItem>(item));
+      const last = out.LastEvaluatedKey?.gsi1sk?.S;
+      return last === undefined ? { items } : { items, next: last };
+    });
+  }
+
+  async createKey(key: ApiKeyItem): Promise<void> {
+    await guard(() =>
+      this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: marshall(
+            {
+              ...keyKey(key.id),
+              gsi1pk: `project#${key.projectId}#keys`,
+              gsi1sk: `${key.createdAt}#${key.id}`,
+              ...key,
+            },
+            { removeUndefinedValues: true },
+          ),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      ),
+    );
+  }
+
+  async getKey(id: string): Promise<ApiKeyItem | null> {
+    const item = await this.getItem(keyKey(id));
+    return item ? strip<ApiKeyItem>(item) : null;
+  }
+
+  async listKeys(projectId: string): Promise<ApiKeyItem[]> {
+    return guard(async () => {
+      const keys: ApiKeyItem[] = [];
+      let start: Item | undefined;
+      do {
+        const out = await this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: 'gsi1',
+            KeyConditionExpression: 'gsi1pk = :p',
+            ExpressionAttributeValues: { ':p': { S: `project#${projectId}#keys` } },
+            ExclusiveStartKey: start,
+          }),
+        );
+        for (const item of out.Items ?? []) keys.push(strip<ApiKeyItem>(item));
+        start = out.LastEvaluatedKey;
+      } while (start);
+      return keys;
+    });
+  }
+
+  async revokeKey(projectId: string, keyId: string, at: string): Promise<boolean> {
+    return guard(async () => {
+      try {
+        await this.client.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: marshall(keyKey(keyId)),
+            // Revoking twice keeps the first revocation time.
+            UpdateExpression: 'SET revokedAt = if_not_exists(revokedAt, :at)',
+            ConditionExpression: 'attribute_exists(pk) AND projectId = :p',
+            ExpressionAttributeValues: { ':at': { S: at }, ':p': { S: projectId } },
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (errorName(error) === 'ConditionalCheckFailedException') return false;
+        throw error;
+      }
+    });
+  }
+
+  async claimIdempotencyKey(
+    projectId: string,
+    key: string,
+    claim: IdempotencyClaim,
+  ): Promise<IdempotencyClaim> {
+    const digest = createHash('sha256').update(key).digest('base64url');
+    const itemKey = { pk: `idem#${projectId}#${digest}`, sk: 'idem' };
+    return guard(async () => {
+      try {
+        await this.client.send(
+          new PutItemCommand({
+            TableName: this.tableName,
+            Item: marshall({
+              ...itemKey,
+              ...claim,
+              ttl: Math.floor(Date.now() / 1000) + IDEMPOTENCY_TTL_SECONDS,
+            }),
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        );
+        return claim;
+      } catch (error) {
+        if (errorName(error) !== 'ConditionalCheckFailedException') throw error;
+        const existing = await this.getItem(itemKey);
+        if (!existing) throw error;
+        const { bodyHash, firstSeenAt } = unmarshall(existing) as IdempotencyClaim;
+        return { bodyHash, firstSeenAt };
+      }
+    });
+  }
+
+  async ping(): Promise<void> {
+    await guard(() => this.client.send(new DescribeTableCommand({ TableName: this.tableName })));
+  }
+
+  private async getItem(key: { pk: string; sk: string }): Promise<Item | undefined> {
+    return guard(async () => {
+      const out = await this.client.send(
+        new GetItemCommand({ TableName: this.tableName, Key: marshall(key), ConsistentRead: true }),
+      );
+      return out.Item;
+    });
+  }
+}

@@ -1,0 +1,122 @@
+import {
+  BatchWriteItemCommand,
+  GetItemCommand,
+  ScanCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { errors } from '../../errors.js';
+import type { RecordPage, RecordStore, StoredRecord } from '../ports.js';
+import { errorName, guard, isTransientStorageError, toStorageError } from './aws-errors.js';
+import { ensureDynamoTable } from './dynamo-tables.js';
+
+/** DynamoDB's BatchWriteItem takes at most 25 puts per call. */
+export const BATCH_SIZE = 25;
+const MAX_BATCH_ATTEMPTS = 10;
+
+type Item = Record<string, AttributeValue>;
+
+// Short attribute names: DynamoDB counts names towards the 400 KB item limit.
+function toItem(record: StoredRecord): Item {
+  return {
+    id: { S: record.id },
+    d: { S: record.data },
+    s: { S: record.source },
+    t: { S: record.ingestedAt },
+  };
+}
+
+function fromItem(item: Item): StoredRecord {
+  return { id: item.id?.S ?? '', data: item.d?.S ?? 'null', source: item.s?.S ?? '{}', ingestedAt: item.t?.S ?? '' };
+}
+
+export interface DynamoRecordStoreOptions {
+  /** Parallel BatchWriteItem calls per putRecords call. */
+  writeConcurrency: number;
+  onRetry?: (reason: string) => void;
+}
+
+export class DynamoRecordStore implements RecordStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly options: DynamoRecordStoreOptions,
+  ) {}
+
+  async ensureTable(table: string): Promise<void> {
+    await ensureDynamoTable(this.client, {
+      TableName: table,
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    });
+  }
+
+  async putRecords(table: string, records: StoredRecord[]): Promise<void> {
+    const chunks: WriteRequest[][] = [];
+    for (let i = 0; i < records.length; i += BATCH_SIZE) {
+      // A batch may not name one key twice; the last write of an id wins, as PutItem would.
+      const byId = new Map<string, WriteRequest>();
+      for (const record of records.slice(i, i + BATCH_SIZE)) {
+        byId.set(record.id, { PutRequest: { Item: toItem(record) } });
+      }
+      chunks.push([...byId.values()]);
+    }
+    let next = 0;
+    const worker = async () => {
+      while (next < chunks.length) {
+        const chunk = chunks[next++]!;
+        await this.writeBatch(table, chunk);
+      }
+    };
+    const workers = Math.min(this.options.writeConcurrency, chunks.length);
+    await Promise.all(Array.from({ length: workers }, worker));
+  }
+
+  /** One BatchWriteItem with retry of UnprocessedItems and throttling, exponential backoff with jitter. */
+  private async writeBatch(table: string, requests: WriteRequest[]): Promise<void> {
+    let pending = requests;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const out = await this.client.send(
+          new BatchWriteItemCommand({ RequestItems: { [table]: pending } }),
+        );
+        const unprocessed = out.UnprocessedItems?.[table] ?? [];
+        if (unprocessed.length === 0) return;
+        pending = unprocessed;
+        this.options.onRetry?.('unprocessed_items');
+      } catch (error) {
+        if (!isTransientStorageError(error)) throw toStorageError(error);
+        if (attempt >= MAX_BATCH_ATTEMPTS) throw errors.storageUnavailable(error);
+        this.options.onRetry?.(errorName(error) ?? 'transient');
+      }
+      if (attempt >= MAX_BATCH_ATTEMPTS) throw errors.storageUnavailable();
+      await sleep(Math.min(2000, 25 * 2 ** attempt) * (0.5 + Math.random() / 2));
+    }
+  }
+
+  async getRecord(table: string, id: string): Promise<StoredRecord | null> {
+    return guard(async () => {
+      const out = await this.client.send(
+        new GetItemCommand({ TableName: table, Key: { id: { S: id } }, ConsistentRead: true }),
+      );
+      return out.Item ? fromItem(out.Item) : null;
+    });
+  }
+
+  async listRecords(table: string, options: { limit: number; afterId?: string }): Promise<RecordPage> {
+    return guard(async () => {
+      const out = await this.client.send(
+        new ScanCommand({
+          TableName: table,
+          Limit: options.limit,
+          ExclusiveStartKey: options.afterId === undefined ? undefined : { id: { S: options.afterId } },
+        }),
+      );
+      const items = (out.Items ?? []).map(fromItem);
+      const lastId = out.LastEvaluatedKey?.id?.S;
+      return lastId === undefined ? { items } : { items, lastId };
+    });
+  }
+}

@@ -1,0 +1,60 @@
+import path from 'node:path';
+import type { Config } from '../config.js';
+import { createDynamoClient, createS3Client, type AwsClientOptions } from './aws/clients.js';
+import { DynamoControlStore } from './aws/dynamo-control-store.js';
+import { DynamoRecordStore } from './aws/dynamo-record-store.js';
+import { S3ObjectStore } from './aws/s3-object-store.js';
+import { startEmbeddedDynamo } from './embedded/dynalite-engine.js';
+import { FsObjectStore } from './fs/fs-object-store.js';
+import { storageNames } from './names.js';
+import type { ObjectStore, Storage } from './ports.js';
+
+export interface StorageHooks {
+  onRetry?: (reason: string) => void;
+}
+
+/**
+ * Builds the storage adapters for the configured mode. Both modes use the same DynamoDB
+ * adapters; only the endpoint (dynalite in-process or AWS) and the object store differ.
+ */
+export async function createStorage(config: Config, hooks: StorageHooks = {}): Promise<Storage> {
+  const names = storageNames(config.namePrefix);
+  let clientOptions: AwsClientOptions;
+  let objects: ObjectStore;
+  let closeEngine: () => Promise<void> = async () => undefined;
+
+  if (config.storage === 'embedded') {
+    const engine = await startEmbeddedDynamo(path.join(config.dataDir, 'dynamodb'));
+    closeEngine = engine.close;
+    clientOptions = {
+      region: 'local',
+      dynamodbEndpoint: engine.endpoint,
+      credentials: { accessKeyId: 'embedded', secretAccessKey: 'embedded' },
+    };
+    objects = new FsObjectStore(path.join(config.dataDir, 'objects'));
+  } else {
+    clientOptions = {
+      region: config.aws.region,
+      dynamodbEndpoint: config.aws.dynamodbEndpoint,
+      s3Endpoint: config.aws.s3Endpoint,
+      s3ForcePathStyle: config.aws.s3ForcePathStyle,
+    };
+    objects = new S3ObjectStore(createS3Client(clientOptions), config.aws.region, names.probeBucket);
+  }
+  const dynamo = createDynamoClient(clientOptions);
+  const control = new DynamoControlStore(dynamo, names.controlTable);
+  const records = new DynamoRecordStore(dynamo, {
+    writeConcurrency: config.poller.writeConcurrency,
+    onRetry: hooks.onRetry,
+  });
+  await control.ensureTable();
+  return {
+    objects,
+    records,
+    control,
+    async close() {
+      dynamo.destroy();
+      await closeEngine();
+    },
+  };
+}

@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { errors } from '../../errors.js';
+import { assertSafeKey } from '../object-keys.js';
+import type { ObjectInfo, ObjectStore, PutObjectOptions } from '../ports.js';
+
+const PAGE_SIZE = 1000;
+/** Work files live beside the objects but never show in listings. */
+const TMP_DIR = '.tmp';
+const META_DIR = '.meta';
+
+interface Sidecar {
+  contentType?: string;
+  metadata?: Record<string, string>;
+}
+
+/**
+ * Objects as plain files under `<root>/<bucket>/<key>`, for the embedded mode. A file
+ * dropped into `<root>/<bucket>/incoming/` is picked up by the poller like an S3 object.
+ * Writes go to a temporary file that is fsynced and renamed into place, so a reader
+ * never sees half an object and a failed write leaves nothing behind.
+ */
+export class FsObjectStore implements ObjectStore {
+  constructor(private readonly root: string) {}
+
+  private bucketDir(bucket: string): string {
+    if (!/^[a-z0-9][a-z0-9.-]{1,62}$/.test(bucket)) throw errors.internal(new Error('bad bucket name'));
+    return path.join(this.root, bucket);
+  }
+
+  private objectPath(bucket: string, key: string): string {
+    return path.join(this.bucketDir(bucket), assertSafeKey(key));
+  }
+
+  private metaPath(bucket: string, key: string): string {
+    return path.join(this.bucketDir(bucket), META_DIR, `${assertSafeKey(key)}.json`);
+  }
+
+  async ensureBucket(bucket: string): Promise<void> {
+    await fs.mkdir(this.bucketDir(bucket), { recursive: true });
+  }
+
+  async putStream(bucket: string, key: string, body: Readable, options: PutObjectOptions = {}): Promise<void> {
+    const target = this.objectPath(bucket, key);
+    const tmpDir = path.join(this.bucketDir(bucket), TMP_DIR);
+    await fs.mkdir(tmpDir, { recursive: true });
+    const tmp = path.join(tmpDir, randomUUID());
+    try {
+      const out = createWriteStream(tmp, { flags: 'wx' });
+      await pipeline(body, out, { signal: options.signal });
+      const handle = await fs.open(tmp, 'r+');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      if (options.contentType !== undefined || options.metadata !== undefined) {
+        const sidecar: Sidecar = { contentType: options.contentType, metadata: options.metadata };
+        const meta = this.metaPath(bucket, key);
+        await fs.mkdir(path.dirname(meta), { recursive: true });
+        await fs.writeFile(meta, JSON.stringify(sidecar));
+      }
+      await fs.mkdir(path.dirname(target), { recursive: true });
+      await fs.rename(tmp, target);
+    } catch (error) {
+      await fs.rm(tmp, { force: true });
+      throw error;
+    }
+  }
+
+  async getStream(bucket: string, key: string, options: { start?: number } = {}): Promise<Readable> {
+    const file = this.objectPath(bucket, key);
+    // Open first so a missing object fails here rather than later in the consumer.
+    const handle = await fs.open(file, 'r');
+    return createReadStream('', { fd: handle.fd, start: options.start ?? 0, autoClose: true });
+  }
+
+  async head(bucket: string, key: string): Promise<ObjectInfo | null> {
+    try {
+      const stat = await fs.stat(this.objectPath(bucket, key));
+      if (!stat.isFile()) return null;
+      const sidecar = await this.readSidecar(bucket, key);
+      return { key, size: stat.size, lastModified: stat.mtime, ...sidecar };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  async *list(bucket: string, prefix: string): AsyncIterable<ObjectInfo[]> {
+    const base = this.bucketDir(bucket);
+    const keys: string[] = [];
+    // Only walk the directory the prefix points into, not the whole bucket.
+    const slash = prefix.lastIndexOf('/');
+    const startDir = slash >= 0 ? prefix.slice(0, slash + 1) : '';
+    await walk(base, startDir, keys);
+    const matching = keys.filter((k) => k.startsWith(prefix)).sort();
+    for (let i = 0; i < matching.length; i += PAGE_SIZE) {
+      const page: ObjectInfo[] = [];
+      for (const key of matching.slice(i, i + PAGE_SIZE)) {
+        const info = await this.head(bucket, key);
+        if (info) page.push(info);
+      }
+      yield page;
+    }
+    if (matching.length === 0) yield [];
+  }
+
+  async move(bucket: string, fromKey: string, toKey: string): Promise<void> {
+    const from = this.objectPath(bucket, fromKey);
+    const to = this.objectPath(bucket, toKey);
+    await fs.mkdir(path.dirname(to), { recursive: true });
+    try {
+      await fs.rename(from, to);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' && (await this.head(bucket, toKey))) return;
+      throw error;
+    }
+    const meta = this.metaPath(bucket, fromKey);
+    const toMeta = this.metaPath(bucket, toKey);
+    await fs.mkdir(path.dirname(toMeta), { recursive: true });
+    await fs.rename(meta, toMeta).catch(() => undefined);
+    await removeEmptyParents(path.dirname(from), this.bucketDir(bucket));
+  }
+
+  async delete(bucket: string, key: string): Promise<void> {
+    const file = this.objectPath(bucket, key);
+    await fs.rm(file, { force: true });
+    await fs.rm(this.metaPath(bucket, key), { force: true });
+    await removeEmptyParents(path.dirname(file), this.bucketDir(bucket));
+  }
+
+  async ping(): Promise<void> {
+    await fs.mkdir(this.root, { recursive: true });
+    await fs.access(this.root, fs.constants.W_OK);
+  }
+
+  private async readSidecar(bucket: string, key: string): Promise<Sidecar> {
+    try {
+      return JSON.parse(await fs.readFile(this.metaPath(bucket, key), 'utf8')) as Sidecar;
+    } catch {
+      return {};
+    }
+  }
+}
+
+async function walk(base: string, relDir: string, out: string[]): Promise<void> {
+  let entries;
+  try {
+    entries = await fs.readdir(path.join(base, relDir), { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  for (const entry of entries) {
+    if (relDir === '' && (entry.name === TMP_DIR || entry.name === META_DIR)) continue;
+    const rel = `${relDir}${entry.name}`;
+    if (entry.isDirectory()) await walk(base, `${rel}/`, out);
+    else if (entry.isFile()) out.push(rel);
+  }
+}
+
+/** Keeps `incoming/` tidy: directories emptied by a move or delete are removed. */
+async function removeEmptyParents(dir: string, stopAt: string): Promise<void> {
+  let current = dir;
+  while (current.startsWith(stopAt) && current !== stopAt) {
+    try {
+      await fs.rmdir(current);
+    } catch {
+      return;
+    }
+    current = path.dirname(current);
+  }
+}

@@ -1,0 +1,133 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * Narrow storage ports. Domain and HTTP code depend on these only; the adapters under
+ * aws/ and fs/ implement them and are the only code that knows the AWS SDK.
+ * Adapters throw AppError (storage_unavailable, ...) and never SDK errors.
+ */
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  lastModified: Date;
+  etag?: string;
+  contentType?: string;
+  metadata?: Record<string, string>;
+}
+
+export interface PutObjectOptions {
+  contentType?: string;
+  metadata?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export interface ObjectStore {
+  /** Creates the bucket if it does not exist (idempotent). */
+  ensureBucket(bucket: string): Promise<void>;
+  /**
+   * Streams `body` into the object. Resolves only once the object is completely and
+   * durably stored; on any failure or abort no object is left behind.
+   */
+  putStream(bucket: string, key: string, body: Readable, options?: PutObjectOptions): Promise<void>;
+  /** Reads the object, optionally from a byte offset. */
+  getStream(bucket: string, key: string, options?: { start?: number }): Promise<Readable>;
+  head(bucket: string, key: string): Promise<ObjectInfo | null>;
+  /** Pages of objects under a prefix, in key order. */
+  list(bucket: string, prefix: string): AsyncIterable<ObjectInfo[]>;
+  /** Copies then deletes; a no-op when the source is already gone and the target exists. */
+  move(bucket: string, fromKey: string, toKey: string): Promise<void>;
+  delete(bucket: string, key: string): Promise<void>;
+  /** Cheap reachability check for /readyz. */
+  ping(): Promise<void>;
+}
+
+export interface StoredRecord {
+  id: string;
+  /** The record object as JSON text, exactly as sent (numbers keep every digit). */
+  data: string;
+  /** JSON text of where the record came from. */
+  source: string;
+  ingestedAt: string;
+}
+
+export interface RecordPage {
+  items: StoredRecord[];
+  /** The last id of the page when more may follow. */
+  lastId?: string;
+}
+
+export interface RecordStore {
+  ensureTable(table: string): Promise<void>;
+  /** Writes in batches of 25 with retry of unprocessed items; resolves when all are stored. */
+  putRecords(table: string, records: StoredRecord[]): Promise<void>;
+  getRecord(table: string, id: string): Promise<StoredRecord | null>;
+  listRecords(table: string, options: { limit: number; afterId?: string }): Promise<RecordPage>;
+}
+
+export type Scope = 'records:write' | 'records:read' | 'files:write';
+export const ALL_SCOPES: readonly Scope[] = ['records:write', 'records:read', 'files:write'];
+
+export interface ProjectItem {
+  id: string;
+  name: string;
+  createdAt: string;
+  tableName: string;
+  bucketName: string;
+  allowedIps?: string[];
+}
+
+export interface RateLimitSetting {
+  requests: number;
+  windowSeconds: number;
+}
+
+export interface ApiKeyItem {
+  id: string;
+  projectId: string;
+  name: string;
+  hash: string;
+  scopes: Scope[];
+  allowedIps?: string[];
+  rateLimit?: RateLimitSetting;
+  expiresAt?: string;
+  revokedAt?: string;
+  createdAt: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque continuation for the next page (an adapter-level key, not yet signed). */
+  next?: string;
+}
+
+export interface IdempotencyClaim {
+  bodyHash: string;
+  firstSeenAt: string;
+}
+
+export interface ControlStore {
+  ensureTable(): Promise<void>;
+  /** Throws project_exists when the id is taken. */
+  createProject(project: ProjectItem): Promise<void>;
+  getProject(id: string): Promise<ProjectItem | null>;
+  listProjects(options: { limit: number; after?: string }): Promise<Page<ProjectItem>>;
+  createKey(key: ApiKeyItem): Promise<void>;
+  getKey(id: string): Promise<ApiKeyItem | null>;
+  listKeys(projectId: string): Promise<ApiKeyItem[]>;
+  /** Marks the key revoked; returns false when there is no such key in the project. */
+  revokeKey(projectId: string, keyId: string, at: string): Promise<boolean>;
+  /**
+   * Records the first use of an idempotency key, or returns the earlier claim when the
+   * key was seen before (so the caller can compare request bodies).
+   */
+  claimIdempotencyKey(projectId: string, key: string, claim: IdempotencyClaim): Promise<IdempotencyClaim>;
+  ping(): Promise<void>;
+}
+
+export interface Storage {
+  objects: ObjectStore;
+  records: RecordStore;
+  control: ControlStore;
+  /** Releases clients and embedded engines. */
+  close(): Promise<void>;
+}
