@@ -6,6 +6,7 @@ import { createAuth } from './http/middleware/auth.js';
 import { errorHandler } from './http/middleware/error-handler.js';
 import { requestContext } from './http/middleware/request-context.js';
 import type { Lifecycle, RouteDeps } from './http/route-deps.js';
+import { registerFileRoutes } from './http/routes/files.routes.js';
 import { registerProjectRoutes } from './http/routes/projects.routes.js';
 import { registerRecordRoutes } from './http/routes/records.routes.js';
 import { registerSystemRoutes } from './http/routes/system.routes.js';
@@ -78,6 +79,7 @@ export function createApp(deps: AppDeps): IntakeApp {
   registerSystemRoutes(routes, routeDeps);
   registerProjectRoutes(routes, routeDeps);
   registerRecordRoutes(routes, routeDeps);
+  registerFileRoutes(routes, routeDeps);
   app.use(routes);
   Object.defineProperty(app, 'routes', { value: routes });
 

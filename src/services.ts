@@ -3,17 +3,24 @@ import { ApiKeyService } from './domain/api-keys.service.js';
 import { CursorCodec } from './domain/cursor.js';
 import { ProjectService } from './domain/projects.service.js';
 import { RecordService } from './domain/records.service.js';
-import type { Storage } from './storage/ports.js';
+import { FileUploadService } from './ingest/file-upload.service.js';
+import type { JobItem, Storage } from './storage/ports.js';
 
 export interface Services {
   projects: ProjectService;
   keys: ApiKeyService;
   records: RecordService;
   cursors: CursorCodec;
+  uploads: FileUploadService;
 }
 
 /** Domain services over the storage ports, shared by the HTTP app and the poller. */
-export function createServices(config: Config, storage: Storage, adminToken: string): Services {
+export function createServices(
+  config: Config,
+  storage: Storage,
+  adminToken: string,
+  onJobQueued?: (job: JobItem) => void,
+): Services {
   return {
     projects: new ProjectService(storage.control, storage.records, storage.objects, config.namePrefix),
     keys: new ApiKeyService(storage.control, config.keyCacheMs),
@@ -22,5 +29,6 @@ export function createServices(config: Config, storage: Storage, adminToken: str
       maxJsonDepth: config.limits.maxJsonDepth,
     }),
     cursors: new CursorCodec(adminToken),
+    uploads: new FileUploadService(storage.objects, storage.control, config.limits.maxFileBytes, onJobQueued),
   };
 }

@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import type { Config } from '../config.js';
 import type { ApiKeyService } from '../domain/api-keys.service.js';
 import type { CursorCodec } from '../domain/cursor.js';
+import type { FileUploadService } from '../ingest/file-upload.service.js';
 import type { ProjectService } from '../domain/projects.service.js';
 import type { RecordService } from '../domain/records.service.js';
 import type { Logger } from '../observability/logger.js';
@@ -23,6 +24,7 @@ export interface RouteDeps {
   projects: ProjectService;
   keys: ApiKeyService;
   records: RecordService;
+  uploads: FileUploadService;
   cursors: CursorCodec;
   auth: ReturnType<typeof createAuth>;
   audit: (req: Request, res: Response, action: string, details: Record<string, unknown>) => void;

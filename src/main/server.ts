@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from '../config.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { createServices } from '../services.js';
+import { Poller } from '../ingest/poller.js';
 import { createStorage } from '../storage/create-storage.js';
 import { resolveAdminToken } from './admin-token.js';
 
@@ -26,7 +27,21 @@ async function main(): Promise<void> {
   const storage = await createStorage(config, {
     onRetry: (reason) => metrics.storageRetries.inc({ reason }),
   });
-  const services = createServices(config, storage, admin.token);
+  let poller: Poller | undefined;
+  const services = createServices(config, storage, admin.token, () => poller?.wake());
+  if (config.poller.enabled) {
+    poller = new Poller(
+      { ...storage, projects: services.projects, logger, metrics },
+      {
+        intervalMs: config.poller.intervalMs,
+        maxIdleIntervalMs: Math.max(config.poller.intervalMs, 15_000),
+        concurrency: config.poller.concurrency,
+        leaseMs: config.poller.leaseMs,
+        maxDecompressedBytes: config.limits.maxDecompressedBytes,
+        settleMs: 2000,
+      },
+    );
+  }
 
   let accepting = true;
   const app = createApp({
@@ -50,6 +65,8 @@ async function main(): Promise<void> {
   server.requestTimeout = 0;
   server.headersTimeout = 30_000;
   server.keepAliveTimeout = 65_000;
+
+  poller?.start();
 
   if (admin.generatedAt) {
     // Shown once, on the start that generated it; the log stream never carries it.
@@ -78,7 +95,8 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.shutdownTimeoutMs);
     deadline.unref();
-    await closeServer(server, logger);
+    // In-flight requests (uploads included) finish while the poller checkpoints and lets go of its leases.
+    await Promise.all([closeServer(server, logger), poller?.stop()]);
     await storage.close();
     logger.info('stopped', { event: 'stopped' });
     clearTimeout(deadline);

@@ -105,7 +105,77 @@ export interface IdempotencyClaim {
   firstSeenAt: string;
 }
 
-export interface ControlStore {
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'partial' | 'failed';
+
+export interface RowError {
+  row: number;
+  code: string;
+  message: string;
+}
+
+export interface JobItem {
+  id: string;
+  projectId: string;
+  fileId: string;
+  fileName: string;
+  bucket: string;
+  objectKey: string;
+  /** Identity of the object version this job reads (ETag). */
+  etag: string;
+  status: JobStatus;
+  format: string | null;
+  contentType?: string;
+  sha256?: string;
+  bytesTotal: number;
+  bytesRead: number;
+  rowsRead: number;
+  recordsWritten: number;
+  rowsRejected: number;
+  /** Every row up to here is stored; a resumed run writes only rows after it. */
+  checkpointRow: number;
+  errors: RowError[];
+  notices: string[];
+  errorReportKey?: string;
+  failure?: { code: string; message: string };
+  attempts: number;
+  leaseOwner?: string;
+  leaseExpiresAt?: number;
+  createdAt: string;
+  updatedAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+export type JobProgress = Pick<
+  JobItem,
+  'format' | 'bytesRead' | 'rowsRead' | 'recordsWritten' | 'rowsRejected' | 'checkpointRow' | 'errors' | 'notices'
+>;
+
+export type JobOutcome = JobProgress &
+  Pick<JobItem, 'status' | 'objectKey' | 'errorReportKey' | 'failure'>;
+
+export interface JobStore {
+  /** Creates the job unless it already exists; returns the stored job either way. */
+  createJob(job: JobItem): Promise<JobItem>;
+  getJob(projectId: string, jobId: string): Promise<JobItem | null>;
+  /** Newest first. */
+  listJobs(projectId: string, options: { limit: number; after?: string }): Promise<Page<JobItem>>;
+  /**
+   * Takes the job's lease when it is unfinished and its lease is free or expired
+   * (a conditional write). Returns the claimed job, or null when another worker holds it.
+   */
+  claimJob(projectId: string, jobId: string, owner: string, leaseMs: number): Promise<JobItem | null>;
+  /** Extends the lease and saves progress; false when the lease was lost. */
+  checkpointJob(projectId: string, jobId: string, owner: string, leaseMs: number, progress?: JobProgress): Promise<boolean>;
+  /** Records the outcome and drops the lease; false when the lease was lost. */
+  finishJob(projectId: string, jobId: string, owner: string, outcome: JobOutcome): Promise<boolean>;
+  /** Gives the lease back without finishing (shutdown, storage outage). */
+  releaseJob(projectId: string, jobId: string, owner: string): Promise<void>;
+  /** Updates where the settled object now lives. */
+  setJobObjectKey(projectId: string, jobId: string, objectKey: string): Promise<void>;
+}
+
+export interface ControlStore extends JobStore {
   ensureTable(): Promise<void>;
   /** Throws project_exists when the id is taken. */
   createProject(project: ProjectItem): Promise<void>;

@@ -1,11 +1,9 @@
 import {
   DescribeTableCommand,
-  GetItemCommand,
   PutItemCommand,
   QueryCommand,
   UpdateItemCommand,
   type AttributeValue,
-  type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { createHash } from 'node:crypto';
@@ -18,6 +16,7 @@ import type {
   ProjectItem,
 } from '../ports.js';
 import { errorName, guard } from './aws-errors.js';
+import { DynamoJobStore, stripKeys } from './dynamo-job-store.js';
 import { ensureDynamoTable } from './dynamo-tables.js';
 
 /**
@@ -32,17 +31,7 @@ type Item = Record<string, AttributeValue>;
 const projectKey = (id: string) => ({ pk: `project#${id}`, sk: 'project' });
 const keyKey = (id: string) => ({ pk: `key#${id}`, sk: 'key' });
 
-function strip<T extends object>(item: Item, ...extra: string[]): T {
-  const plain = unmarshall(item);
-  for (const name of ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'ttl', ...extra]) delete plain[name];
-  return plain as T;
-}
-
-export class DynamoControlStore implements ControlStore {
-  constructor(
-    private readonly client: DynamoDBClient,
-    readonly tableName: string,
-  ) {}
+export class DynamoControlStore extends DynamoJobStore implements ControlStore {
 
   async ensureTable(): Promise<void> {
     await ensureDynamoTable(this.client, {
@@ -93,7 +82,7 @@ export class DynamoControlStore implements ControlStore {
 
   async getProject(id: string): Promise<ProjectItem | null> {
     const item = await this.getItem(projectKey(id));
-    return item ? strip<ProjectItem>(item) : null;
+    return item ? stripKeys<ProjectItem>(item) : null;
   }
 
   async listProjects(options: { limit: number; after?: string }): Promise<Page<ProjectItem>> {
@@ -111,7 +100,7 @@ export class DynamoControlStore implements ControlStore {
               : marshall({ gsi1pk: 'projects', gsi1sk: options.after, ...projectKey(options.after) }),
         }),
       );
-      const items = (out.Items ?? []).map((item) => strip<ProjectItem>(item));
+      const items = (out.Items ?? []).map((item) => stripKeys<ProjectItem>(item));
       const last = out.LastEvaluatedKey?.gsi1sk?.S;
       return last === undefined ? { items } : { items, next: last };
     });
@@ -139,7 +128,7 @@ export class DynamoControlStore implements ControlStore {
 
   async getKey(id: string): Promise<ApiKeyItem | null> {
     const item = await this.getItem(keyKey(id));
-    return item ? strip<ApiKeyItem>(item) : null;
+    return item ? stripKeys<ApiKeyItem>(item) : null;
   }
 
   async listKeys(projectId: string): Promise<ApiKeyItem[]> {
@@ -156,7 +145,7 @@ export class DynamoControlStore implements ControlStore {
             ExclusiveStartKey: start,
           }),
         );
-        for (const item of out.Items ?? []) keys.push(strip<ApiKeyItem>(item));
+        for (const item of out.Items ?? []) keys.push(stripKeys<ApiKeyItem>(item));
         start = out.LastEvaluatedKey;
       } while (start);
       return keys;
@@ -217,14 +206,5 @@ export class DynamoControlStore implements ControlStore {
 
   async ping(): Promise<void> {
     await guard(() => this.client.send(new DescribeTableCommand({ TableName: this.tableName })));
-  }
-
-  private async getItem(key: { pk: string; sk: string }): Promise<Item | undefined> {
-    return guard(async () => {
-      const out = await this.client.send(
-        new GetItemCommand({ TableName: this.tableName, Key: marshall(key), ConsistentRead: true }),
-      );
-      return out.Item;
-    });
   }
 }

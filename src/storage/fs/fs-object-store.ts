@@ -84,7 +84,9 @@ export class FsObjectStore implements ObjectStore {
       const stat = await fs.stat(this.objectPath(bucket, key));
       if (!stat.isFile()) return null;
       const sidecar = await this.readSidecar(bucket, key);
-      return { key, size: stat.size, lastModified: stat.mtime, ...sidecar };
+      // Files have no ETag; mtime and size identify a version well enough to tell a re-dropped file apart.
+      const etag = `"${Math.trunc(stat.mtimeMs).toString(36)}-${stat.size.toString(36)}"`;
+      return { key, size: stat.size, lastModified: stat.mtime, etag, ...sidecar };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw error;

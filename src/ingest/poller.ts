@@ -1,0 +1,197 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ProjectService } from '../domain/projects.service.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { PREFIXES, settledKey } from '../storage/object-keys.js';
+import type { ControlStore, JobItem, ObjectInfo, ObjectStore, ProjectItem, RecordStore } from '../storage/ports.js';
+import { JobRunner, type RunResult } from './job-runner.js';
+import { jobIdFor, newJob } from './jobs.js';
+
+export interface PollerOptions {
+  intervalMs: number;
+  /** Longest wait between polls when nothing is found (idle backoff). */
+  maxIdleIntervalMs: number;
+  concurrency: number;
+  leaseMs: number;
+  maxDecompressedBytes: number;
+  /**
+   * An object that appeared without the API is left alone until it is this old, so a
+   * writer still copying it into place is not read half-way.
+   */
+  settleMs: number;
+}
+
+export interface PollerDeps {
+  objects: ObjectStore;
+  control: ControlStore;
+  records: RecordStore;
+  projects: ProjectService;
+  logger: Logger;
+  metrics: Metrics;
+  onJobFinished?: (job: JobItem) => void;
+}
+
+/**
+ * The background poller: lists `incoming/` of every project bucket, creates a job for each
+ * new object, claims jobs by lease and runs them, `concurrency` at a time. Many pollers in
+ * many tasks can run at once; the lease decides who works on what.
+ */
+export class Poller {
+  readonly owner = `poller-${randomUUID()}`;
+  private readonly runner: JobRunner;
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly abort = new AbortController();
+  private wakeUp: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly deps: PollerDeps,
+    private readonly options: PollerOptions,
+  ) {
+    this.runner = new JobRunner({
+      objects: deps.objects,
+      control: deps.control,
+      records: deps.records,
+      owner: this.owner,
+      leaseMs: options.leaseMs,
+      maxDecompressedBytes: options.maxDecompressedBytes,
+    });
+  }
+
+  start(): void {
+    this.loop ??= this.runLoop();
+  }
+
+  /** Polls now instead of at the next tick (a new upload arrived in this task). */
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  /** Stops polling, lets running jobs checkpoint and release their leases, then resolves. */
+  async stop(): Promise<void> {
+    this.abort.abort(new Error('poller stopping'));
+    this.wakeUp?.();
+    await this.loop;
+    await Promise.allSettled(this.running.values());
+  }
+
+  private async runLoop(): Promise<void> {
+    let delay = this.options.intervalMs;
+    while (!this.abort.signal.aborted) {
+      let found = 0;
+      try {
+        found = await this.pollOnce();
+      } catch (error) {
+        this.deps.logger.warn('poll failed', { event: 'poll_failed', error: String(error) });
+      }
+      // Idle pollers back off so they neither burn CPU nor flood storage with listings.
+      delay = found > 0 ? this.options.intervalMs : Math.min(delay * 2, this.options.maxIdleIntervalMs);
+      await new Promise<void>((resolve) => {
+        this.wakeUp = resolve;
+        sleep(delay, undefined, { signal: this.abort.signal }).then(resolve, resolve);
+      });
+      this.wakeUp = undefined;
+      if (found > 0 || this.running.size > 0) delay = this.options.intervalMs;
+    }
+  }
+
+  /** One pass over every project; returns how many unfinished objects it saw. */
+  async pollOnce(): Promise<number> {
+    let found = 0;
+    let oldest = 0;
+    for await (const project of this.deps.projects.all()) {
+      for await (const page of this.deps.objects.list(project.bucketName, PREFIXES.incoming)) {
+        for (const object of page) {
+          if (this.abort.signal.aborted) return found;
+          const age = Date.now() - object.lastModified.getTime();
+          const outcome = await this.consider(project, object);
+          if (outcome === 'pending') {
+            found++;
+            oldest = Math.max(oldest, age);
+          }
+        }
+      }
+    }
+    this.deps.metrics.pollerLag.set(oldest / 1000);
+    return found;
+  }
+
+  private async consider(project: ProjectItem, object: ObjectInfo): Promise<'pending' | 'settled' | 'skipped'> {
+    const etag = object.etag ?? `${object.size}`;
+    const jobId = jobIdFor(project.bucketName, object.key, etag);
+    if (this.running.has(jobId)) return 'pending';
+    let job = await this.deps.control.getJob(project.id, jobId);
+    if (!job) {
+      if (Date.now() - object.lastModified.getTime() < this.options.settleMs) return 'pending';
+      const head = await this.deps.objects.head(project.bucketName, object.key);
+      if (!head) return 'skipped';
+      const name = decodeName(head.metadata?.['original-name']) ?? object.key.split('/').pop() ?? 'file';
+      job = await this.deps.control.createJob(
+        newJob(project, { key: object.key, etag, size: object.size, fileName: name, contentType: head.contentType }),
+      );
+      this.deps.logger.info('job created for object', { event: 'job_created', projectId: project.id, jobId, key: object.key });
+    }
+    if (job.status === 'succeeded' || job.status === 'partial' || job.status === 'failed') {
+      // Finished but not yet moved (a crash between the two): finish the move.
+      const target = settledKey(object.key, job.status === 'failed' ? 'failed' : 'processed');
+      await this.deps.objects.move(project.bucketName, object.key, target);
+      return 'settled';
+    }
+    if (this.running.size >= this.options.concurrency) return 'pending';
+    const claimed = await this.deps.control.claimJob(project.id, jobId, this.owner, this.options.leaseMs);
+    if (!claimed) return 'pending';
+    const work = this.execute(project, claimed).finally(() => this.running.delete(jobId));
+    this.running.set(jobId, work);
+    return 'pending';
+  }
+
+  private async execute(project: ProjectItem, job: JobItem): Promise<void> {
+    const started = Date.now();
+    const log = { projectId: project.id, jobId: job.id, key: job.objectKey };
+    this.deps.logger.info('job started', { event: 'job_started', ...log, resumeAfterRow: job.checkpointRow });
+    let result: RunResult;
+    try {
+      result = await this.runner.run(project, job, this.abort.signal);
+    } catch (error) {
+      this.deps.logger.error('job crashed', { event: 'job_crashed', ...log, error: String(error) });
+      return;
+    }
+    if (result.kind === 'finished') {
+      const { outcome } = result;
+      this.deps.metrics.jobs.inc({ outcome: outcome.status });
+      this.deps.metrics.jobDuration.observe((Date.now() - started) / 1000);
+      this.deps.metrics.recordsAccepted.inc({ source: 'file' }, outcome.recordsWritten);
+      if (outcome.rowsRejected > 0) this.deps.metrics.recordsRejected.inc({ source: 'file', code: 'row' }, outcome.rowsRejected);
+      this.deps.logger.info('job finished', {
+        event: 'job_finished',
+        ...log,
+        status: outcome.status,
+        format: outcome.format,
+        rowsRead: outcome.rowsRead,
+        recordsWritten: outcome.recordsWritten,
+        rowsRejected: outcome.rowsRejected,
+        failure: outcome.failure,
+        durationMs: Date.now() - started,
+      });
+      this.deps.onJobFinished?.(result.job);
+    } else if (result.kind === 'lease_lost') {
+      this.deps.logger.warn('job lease lost to another worker', { event: 'job_lease_lost', ...log });
+    } else {
+      this.deps.logger.warn('job paused; it resumes from its checkpoint at a later poll', {
+        event: 'job_released',
+        ...log,
+        error: result.error instanceof Error ? result.error.message : String(result.error),
+      });
+    }
+  }
+}
+
+function decodeName(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
