@@ -1,0 +1,96 @@
+import { Aws, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { IConstruct } from 'constructs';
+
+/**
+ * What the Intake process itself may do in AWS, and nothing more.
+ *
+ * Intake creates its storage at run time: the control table `<prefix>control` at start,
+ * and per project a table `<prefix><projectId>-records` and a bucket
+ * `<prefix><projectId>`. So the role may create tables and buckets, but only under
+ * the prefix, and it holds no admin action (no Delete/Update of tables or buckets, no
+ * policies, no ACLs, no `*`). Every statement names its actions one by one.
+ *
+ * The lists are exactly the calls the adapters in src/storage/aws make;
+ * test/unit/infra.test.ts reads those adapters and fails when the two drift apart, so a
+ * new SDK call is granted here deliberately rather than found by AccessDenied in AWS.
+ */
+export const DYNAMODB_ACTIONS = [
+  'dynamodb:CreateTable',
+  'dynamodb:DescribeTable',
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:Query',
+  'dynamodb:Scan',
+  'dynamodb:BatchWriteItem',
+] as const;
+
+/** Bucket-level actions; ListBucket covers HeadBucket and ListObjectsV2. */
+export const S3_BUCKET_ACTIONS = ['s3:ListBucket'] as const;
+
+/**
+ * Object-level actions. PutObject covers the multipart Create/UploadPart/Complete calls
+ * of lib-storage's Upload, which aborts (AbortMultipartUpload) when an upload fails;
+ * GetObject covers HeadObject and, with PutObject, CopyObject.
+ */
+export const S3_OBJECT_ACTIONS = ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'] as const;
+
+export interface PrefixArns {
+  readonly tables: string;
+  readonly tableIndexes: string;
+  readonly buckets: string;
+  readonly objects: string;
+}
+
+/** The four resource patterns the task role is limited to. */
+export function prefixArns(scope: IConstruct, namePrefix: string): PrefixArns {
+  const stack = Stack.of(scope);
+  const tables = stack.formatArn({ service: 'dynamodb', resource: 'table', resourceName: `${namePrefix}*` });
+  return {
+    tables,
+    tableIndexes: `${tables}/index/*`,
+    buckets: `arn:${Aws.PARTITION}:s3:::${namePrefix}*`,
+    objects: `arn:${Aws.PARTITION}:s3:::${namePrefix}*/*`,
+  };
+}
+
+export function grantIntakeStorage(role: iam.IRole, namePrefix: string): PrefixArns {
+  const arns = prefixArns(role, namePrefix);
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'IntakeTables',
+      actions: [...DYNAMODB_ACTIONS],
+      resources: [arns.tables, arns.tableIndexes],
+    }),
+  );
+  // CreateBucket stands alone: the bucket has no owner yet, so the account condition
+  // below cannot apply to it.
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'IntakeCreateBuckets',
+      actions: ['s3:CreateBucket'],
+      resources: [arns.buckets],
+    }),
+  );
+  // Bucket names are global: `<prefix>*` also matches other accounts' buckets. The
+  // account condition keeps the role on buckets this account owns.
+  const ownAccount = { StringEquals: { 's3:ResourceAccount': Aws.ACCOUNT_ID } };
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'IntakeBuckets',
+      actions: [...S3_BUCKET_ACTIONS],
+      resources: [arns.buckets],
+      conditions: ownAccount,
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'IntakeObjects',
+      actions: [...S3_OBJECT_ACTIONS],
+      resources: [arns.objects],
+      conditions: ownAccount,
+    }),
+  );
+  return arns;
+}
