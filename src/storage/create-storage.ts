@@ -11,6 +11,8 @@ import type { ObjectStore, Storage } from './ports.js';
 
 export interface StorageHooks {
   onRetry?: (reason: string) => void;
+  /** Static credentials (tests against emulators); the default credentials chain otherwise. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
 /**
@@ -38,8 +40,11 @@ export async function createStorage(config: Config, hooks: StorageHooks = {}): P
       dynamodbEndpoint: config.aws.dynamodbEndpoint,
       s3Endpoint: config.aws.s3Endpoint,
       s3ForcePathStyle: config.aws.s3ForcePathStyle,
+      credentials: hooks.credentials,
     };
-    objects = new S3ObjectStore(createS3Client(clientOptions), config.aws.region, names.probeBucket);
+    const s3 = createS3Client(clientOptions);
+    objects = new S3ObjectStore(s3, config.aws.region, names.probeBucket);
+    closeEngine = async () => s3.destroy();
   }
   const dynamo = createDynamoClient(clientOptions);
   const control = new DynamoControlStore(dynamo, names.controlTable);
