@@ -80,7 +80,6 @@ async function main(): Promise<void> {
     port,
     storage: config.storage,
     dataDir: config.storage === 'embedded' ? config.dataDir : undefined,
-    adminTokenFile: admin.file,
     startupMs: Date.now() - started,
   });
 

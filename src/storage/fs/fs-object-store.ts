@@ -127,13 +127,16 @@ export class FsObjectStore implements ObjectStore {
     await fs.mkdir(path.dirname(toMeta), { recursive: true });
     await fs.rename(meta, toMeta).catch(() => undefined);
     await removeEmptyParents(path.dirname(from), this.bucketDir(bucket));
+    await removeEmptyParents(path.dirname(meta), this.bucketDir(bucket));
   }
 
   async delete(bucket: string, key: string): Promise<void> {
     const file = this.objectPath(bucket, key);
     await fs.rm(file, { force: true });
-    await fs.rm(this.metaPath(bucket, key), { force: true });
+    const meta = this.metaPath(bucket, key);
+    await fs.rm(meta, { force: true });
     await removeEmptyParents(path.dirname(file), this.bucketDir(bucket));
+    await removeEmptyParents(path.dirname(meta), this.bucketDir(bucket));
   }
 
   async ping(): Promise<void> {
