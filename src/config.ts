@@ -93,17 +93,9 @@ export class ConfigError extends Error {
   }
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),
-    );
-  }
-  const e = parsed.data;
+function adminTokenProblems(storage: string | undefined, adminToken: string | undefined): string[] {
   const problems: string[] = [];
-  const adminToken = e.INTAKE_ADMIN_TOKEN === '' ? undefined : e.INTAKE_ADMIN_TOKEN;
-  if (e.INTAKE_STORAGE === 'aws') {
+  if (storage === 'aws') {
     // Embedded mode may generate a token; on AWS a missing or weak token is a deployment bug.
     if (!adminToken) problems.push('INTAKE_ADMIN_TOKEN: required when INTAKE_STORAGE=aws');
     else if (adminToken.length < 32)
@@ -112,7 +104,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (adminToken !== undefined && /\s/.test(adminToken)) {
     problems.push('INTAKE_ADMIN_TOKEN: must not contain whitespace');
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  return problems;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  // Checked on the raw values too, so the token is listed alongside any other bad variable.
+  const rawToken = env.INTAKE_ADMIN_TOKEN === '' ? undefined : env.INTAKE_ADMIN_TOKEN;
+  const tokenProblems = adminTokenProblems(env.INTAKE_STORAGE, rawToken);
+  if (!parsed.success) {
+    throw new ConfigError([
+      ...parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),
+      ...tokenProblems,
+    ]);
+  }
+  const e = parsed.data;
+  const adminToken = e.INTAKE_ADMIN_TOKEN === '' ? undefined : e.INTAKE_ADMIN_TOKEN;
+  if (tokenProblems.length > 0) throw new ConfigError(tokenProblems);
 
   const endpoint = e.AWS_ENDPOINT_URL;
   const s3Endpoint = e.AWS_ENDPOINT_URL_S3 ?? endpoint;

@@ -5,6 +5,10 @@ type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
 /** Parses an address or CIDR; a bare address means just that host. Returns null when invalid. */
 export function parseRange(text: string): Range | null {
   try {
+    // ipaddr.js also reads inet_aton forms ('10.0.0', octal '010.1.1.1'); an allowlist entry
+    // must mean what it says, so IPv4 is accepted only as four decimal parts.
+    const address = text.trim().split('/')[0]!;
+    if (!address.includes(':') && !ipaddr.IPv4.isValidFourPartDecimal(address)) return null;
     if (text.includes('/')) return ipaddr.parseCIDR(text.trim());
     const addr = ipaddr.parse(text.trim());
     return [addr, addr.kind() === 'ipv4' ? 32 : 128];

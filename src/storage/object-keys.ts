@@ -28,7 +28,9 @@ export function sanitizeFileName(name: string): string {
     // Keep the extension: it tells the poller the format.
     const dot = safe.lastIndexOf('.');
     const ext = dot > 0 && safe.length - dot <= 12 ? safe.slice(dot) : '';
-    safe = safe.slice(0, MAX_FILE_NAME_LENGTH - ext.length) + ext;
+    // Never cut an astral character in half (a lone surrogate is not valid in an S3 key),
+    // and a cut next to the extension must not join dots back into `..`.
+    safe = (safe.slice(0, MAX_FILE_NAME_LENGTH - ext.length).replace(/[\ud800-\udbff]$/, '') + ext).replace(/\.{2,}/g, '.');
   }
   return safe.length === 0 ? 'file' : safe;
 }

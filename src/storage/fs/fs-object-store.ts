@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -76,7 +76,9 @@ export class FsObjectStore implements ObjectStore {
     const file = this.objectPath(bucket, key);
     // Open first so a missing object fails here rather than later in the consumer.
     const handle = await fs.open(file, 'r');
-    return createReadStream('', { fd: handle.fd, start: options.start ?? 0, autoClose: true });
+    // The stream must own the FileHandle itself: given only `handle.fd`, the unreferenced
+    // handle closes that descriptor again on garbage collection, by then perhaps another file's.
+    return handle.createReadStream({ start: options.start ?? 0, autoClose: true });
   }
 
   async head(bucket: string, key: string): Promise<ObjectInfo | null> {

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { deterministicId, newRecordId } from '../../src/domain/ids.js';
+
+const CROCKFORD_26 = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+describe('deterministicId', () => {
+  it('gives the same id for the same parts, every time', () => {
+    const a = deterministicId('push', 'key-1', 0);
+    expect(a).toMatch(CROCKFORD_26);
+    expect(deterministicId('push', 'key-1', 0)).toBe(a);
+  });
+
+  it('gives different ids for different parts or a different order', () => {
+    const ids = new Set([
+      deterministicId('push', 'key-1', 0),
+      deterministicId('push', 'key-1', 1),
+      deterministicId('push', 'key-2', 0),
+      deterministicId('file', 'key-1', 0),
+      deterministicId('key-1', 'push', 0),
+    ]);
+    expect(ids.size).toBe(5);
+  });
+
+  it('does not confuse parts that concatenate to the same text', () => {
+    expect(deterministicId('ab', 'c')).not.toBe(deterministicId('a', 'bc'));
+    expect(deterministicId('a', 1)).toBe(deterministicId('a', '1'));
+  });
+
+  it('spreads over many inputs without collisions', () => {
+    const ids = new Set(Array.from({ length: 10_000 }, (_, i) => deterministicId('file', 'f1', i)));
+    expect(ids.size).toBe(10_000);
+    for (const id of [...ids].slice(0, 100)) expect(id).toMatch(CROCKFORD_26);
+  });
+
+  it('accepts any Unicode in its parts', () => {
+    expect(deterministicId('push', '😀 ключ \u0000', 3)).toMatch(CROCKFORD_26);
+  });
+});
+
+describe('newRecordId', () => {
+  it('makes unique, time-ordered ULIDs', () => {
+    const ids = Array.from({ length: 1000 }, () => newRecordId());
+    expect(new Set(ids).size).toBe(1000);
+    for (const id of ids) expect(id).toMatch(CROCKFORD_26);
+    expect([...ids].sort()).toEqual(ids);
+  });
+});
