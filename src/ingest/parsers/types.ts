@@ -1,0 +1,77 @@
+import type { Readable } from 'node:stream';
+
+export type FileFormat = 'csv' | 'tsv' | 'json' | 'ndjson' | 'xml';
+
+/**
+ * One data record of a file, in file order. `row` is the 1-based ordinal of the
+ * data record (a CSV header is not counted, blank lines are not records); it is a
+ * pure function of the file's bytes, so record ids derived from (file, row) are
+ * stable across retries and resumed jobs.
+ */
+export type ParsedRow =
+  | { row: number; ok: true; data: string } // data = JSON text of ONE record object
+  | { row: number; ok: false; code: string; message: string }; // a row-level rejection
+
+/** Codes of row-level rejections (the file goes on). */
+export type RowRejectionCode =
+  | 'column_count_mismatch'
+  | 'unterminated_quote'
+  | 'invalid_json'
+  | 'not_an_object'
+  | 'invalid_xml'
+  | 'invalid_encoding';
+
+/** Codes of whole-file failures. */
+export type FileRejectionCode =
+  | 'unsupported_format'
+  | 'empty_file'
+  | 'invalid_gzip'
+  | 'decompressed_too_large'
+  | 'record_too_large'
+  | 'xml_doctype_forbidden'
+  | 'invalid_encoding'
+  | 'malformed_csv'
+  | 'malformed_json'
+  | 'malformed_xml';
+
+export interface OpenOptions {
+  fileName?: string;
+  contentType?: string;
+  /** gzip bomb guard: fail the file past this many decompressed bytes (gzip input only). */
+  maxDecompressedBytes: number;
+  /** A single record/line/element larger than this fails the file; memory stays flat. */
+  maxRecordBytes: number;
+  signal?: AbortSignal;
+}
+
+export interface OpenedFile {
+  format: FileFormat;
+  compressed: boolean;
+  /** The encoding the text was decoded from: utf-8, utf-16le, utf-16be or windows-1252. */
+  encoding: string;
+  /**
+   * Human-readable remarks about decisions taken (encoding, renamed headers...).
+   * Filled at open time and appended to while `rows` is read (e.g. invalid UTF-8
+   * found late in the file), so read it again once iteration is over.
+   */
+  notices: string[];
+  /**
+   * Single-use. Iterate to the end or break out of it: either releases the input
+   * stream. A whole-file failure is thrown from it as a FileRejectedError after
+   * every row before the failure has been yielded; anything else (the input
+   * stream failing, an AbortError from `signal`) propagates unchanged.
+   */
+  rows: AsyncIterable<ParsedRow>;
+}
+
+export class FileRejectedError extends Error {
+  readonly code: FileRejectionCode;
+
+  constructor(code: FileRejectionCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'FileRejectedError';
+    this.code = code;
+  }
+}
+
+export type OpenRecordFile = (input: Readable, opts: OpenOptions) => Promise<OpenedFile>;
