@@ -100,12 +100,13 @@ export class RecordService {
       const record: StoredRecord = {
         id,
         data: toJsonText(candidate.value),
-        source: JSON.stringify({
-          type: 'api',
-          keyId: input.source.keyId,
-          requestId: input.source.requestId,
-          index: candidate.index,
-        }),
+        // A retried idempotent request must store byte-identical items, so its source names
+        // the Idempotency-Key rather than the retry's own request id.
+        source: JSON.stringify(
+          idempotencyKey === undefined
+            ? { type: 'api', keyId: input.source.keyId, requestId: input.source.requestId, index: candidate.index }
+            : { type: 'api', keyId: input.source.keyId, idempotencyKey, index: candidate.index },
+        ),
         ingestedAt,
       };
       const size = storedRecordSize(record);
