@@ -15,12 +15,53 @@ export interface ReceivedFile {
   objectKey: string;
 }
 
+/** An uploaded object that is completely stored but has no job yet. */
+export interface StoredFile {
+  fileId: string;
+  bucket: string;
+  key: string;
+  bytes: number;
+  /** Size as the store reports it. */
+  size: number;
+  sha256: string;
+  etag: string;
+  fileName: string;
+  contentType?: string;
+}
+
 export interface ReceiveInput {
   project: ProjectItem;
   fileName: string;
   body: Readable;
   contentType?: string;
   signal?: AbortSignal;
+}
+
+const MAX_ORIGINAL_NAME = 1024;
+
+/** At most `max` UTF-16 units of `name`, never ending in half of a surrogate pair. */
+function namePrefix(name: string, max: number): string {
+  const cut = name.slice(0, max);
+  return /[\ud800-\udbff]$/.test(cut) ? cut.slice(0, -1) : cut;
+}
+
+/**
+ * The original name as S3 metadata, which must be ASCII and may take 2 KB per object in
+ * all: URI-encoded and cut at a whole character so the encoded value stays under 1 KB.
+ */
+function originalNameMetadata(name: string): string {
+  let encoded = '';
+  for (const char of name) {
+    let piece: string;
+    try {
+      piece = encodeURIComponent(char);
+    } catch {
+      piece = '%EF%BF%BD'; // a lone surrogate: U+FFFD
+    }
+    if (encoded.length + piece.length > MAX_ORIGINAL_NAME) break;
+    encoded += piece;
+  }
+  return encoded;
 }
 
 /** Counts and hashes bytes as they pass, and fails the stream the moment it passes `limit`. */
@@ -62,6 +103,14 @@ export class FileUploadService {
   ) {}
 
   async receive(input: ReceiveInput): Promise<ReceivedFile> {
+    return this.queue(input.project, await this.store(input));
+  }
+
+  /**
+   * Streams the file into its incoming key without creating its job: for multipart
+   * requests, whose job is queued only once the whole request turned out valid.
+   */
+  async store(input: ReceiveInput): Promise<StoredFile> {
     const fileId = newRecordId();
     const fileName = sanitizeFileName(input.fileName);
     const key = incomingKey(fileId, fileName);
@@ -74,8 +123,7 @@ export class FileUploadService {
         pipeline(input.body, counter, { signal: abort.signal }),
         this.objects.putStream(input.project.bucketName, key, counter, {
           contentType: input.contentType,
-          // S3 metadata must be ASCII: the original name is kept URI-encoded.
-          metadata: { 'original-name': encodeURIComponent(input.fileName.slice(0, 1024)) },
+          metadata: { 'original-name': originalNameMetadata(input.fileName) },
           signal: abort.signal,
         }),
       ]).catch((error: unknown) => {
@@ -95,17 +143,37 @@ export class FileUploadService {
     const sha256 = counter.digest();
     const head = await this.objects.head(input.project.bucketName, key);
     if (!head) throw errors.storageUnavailable(new Error('uploaded object not found'));
+    return {
+      fileId,
+      bucket: input.project.bucketName,
+      key,
+      bytes: counter.bytes,
+      size: head.size,
+      sha256,
+      etag: head.etag ?? sha256,
+      fileName: namePrefix(input.fileName, MAX_ORIGINAL_NAME),
+      contentType: input.contentType,
+    };
+  }
+
+  /** Creates the queued job of a stored file (idempotent: a poller that found it first made the same job). */
+  async queue(project: ProjectItem, stored: StoredFile): Promise<ReceivedFile> {
     const job = await this.jobs.createJob(
-      newJob(input.project, {
-        key,
-        etag: head.etag ?? sha256,
-        size: head.size,
-        fileName: input.fileName.slice(0, 1024),
-        contentType: input.contentType,
-        sha256,
+      newJob(project, {
+        key: stored.key,
+        etag: stored.etag,
+        size: stored.size,
+        fileName: stored.fileName,
+        contentType: stored.contentType,
+        sha256: stored.sha256,
       }),
     );
     this.onJobQueued(job);
-    return { fileId, jobId: job.id, bytes: counter.bytes, sha256, objectKey: key };
+    return { fileId: stored.fileId, jobId: job.id, bytes: stored.bytes, sha256: stored.sha256, objectKey: stored.key };
+  }
+
+  /** Removes a stored file whose request failed after it was stored. */
+  async discard(stored: StoredFile): Promise<void> {
+    await this.objects.delete(stored.bucket, stored.key);
   }
 }

@@ -179,6 +179,20 @@ export class JobRunner {
     progress.notices = [...opened.notices];
 
     async function consume() {
+      try {
+        await consumeRows();
+      } catch (error) {
+        // A whole-file failure (a record too large, broken gzip...) comes after every row
+        // before it: store the valid ones still in hand, so the failed job's counts add up
+        // and a rerun of the same bytes gives the same records.
+        if (error instanceof FileRejectedError && chunk.length > 0) await flush();
+        throw error;
+      }
+      if (chunk.length > 0) await flush();
+      await inFlight;
+    }
+
+    async function consumeRows() {
       for await (const row of opened.rows) {
         if (signal.aborted) throw signal.reason ?? new Error('aborted');
         progress.rowsRead++;
@@ -205,8 +219,6 @@ export class JobRunner {
         chunkLastRow = row.row;
         if (chunk.length >= CHUNK_ROWS) await flush();
       }
-      if (chunk.length > 0) await flush();
-      await inFlight;
     }
   }
 

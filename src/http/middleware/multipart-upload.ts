@@ -1,9 +1,10 @@
 import type { Request, Response, NextFunction } from 'express';
 import multer, { MulterError, type StorageEngine } from 'multer';
 import { AppError, errors } from '../../errors.js';
-import type { FileUploadService, ReceivedFile } from '../../ingest/file-upload.service.js';
+import type { FileUploadService, StoredFile } from '../../ingest/file-upload.service.js';
 
-type UploadedFile = Express.Multer.File & { received?: ReceivedFile };
+/** The part as stored; its job is queued by the route once the whole request is valid. */
+export type UploadedFile = Express.Multer.File & { stored?: StoredFile };
 
 /**
  * A multer storage engine that streams the `file` part straight into the object store
@@ -22,20 +23,29 @@ class ObjectStoreEngine implements StorageEngine {
     // inside the stream so the partial object is removed.
     file.stream.once('limit', () => abort.abort(errors.payloadTooLarge(Number(file.size ?? 0))));
     this.uploads
-      .receive({
+      .store({
         project: res.locals.project!,
         fileName: file.originalname,
         body: file.stream,
         contentType: file.mimetype,
         signal: abort.signal,
       })
-      .then((received) => callback(null, { size: received.bytes, received }))
+      .then((stored) => callback(null, { size: stored.bytes, stored }))
       .catch((error: unknown) => callback(abort.signal.reason instanceof AppError ? abort.signal.reason : error));
   }
 
-  _removeFile(_req: Request, _file: Express.Multer.File, callback: (error: Error | null) => void): void {
-    // receive() already removed anything it stored when it failed.
-    callback(null);
+  _removeFile(_req: Request, file: UploadedFile, callback: (error: Error | null) => void): void {
+    // Called when the request fails after this part was stored (too many fields, a second
+    // file, a malformed tail): the object goes; it has no job yet. A failed store() already
+    // removed what it wrote.
+    if (!file.stored) {
+      callback(null);
+      return;
+    }
+    this.uploads.discard(file.stored).then(
+      () => callback(null),
+      (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
+    );
   }
 }
 
@@ -63,7 +73,7 @@ export function multipartFile(uploads: FileUploadService, maxFileBytes: number) 
         next(new AppError(status, code, `Multipart upload refused: ${error.message}.`));
         return;
       }
-      if (error instanceof Error && !(error instanceof AppError) && /multipart|boundary|busboy/i.test(error.message)) {
+      if (error instanceof Error && !(error instanceof AppError) && /multipart|boundary|busboy|unexpected end of (form|file)|malformed part header/i.test(error.message)) {
         next(new AppError(400, 'invalid_multipart', `The multipart body is malformed: ${error.message}`));
         return;
       }

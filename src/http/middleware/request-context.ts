@@ -13,6 +13,9 @@ export function requestContext(logger: Logger, metrics: Metrics) {
     res.locals.requestId = requestId;
     res.setHeader('X-Request-Id', requestId);
     const started = process.hrtime.bigint();
+    // Read now: by 'finish' a connection closed after an error answer (413 mid-upload) has
+    // no socket left, and req.ip would throw inside the event handler and kill the process.
+    const ip = req.ip;
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       // The matched route pattern keeps metric labels bounded; unmatched paths share one label.
@@ -27,7 +30,7 @@ export function requestContext(logger: Logger, metrics: Metrics) {
         path: req.path.slice(0, 300),
         status: res.statusCode,
         durationMs: Math.round(seconds * 1000),
-        ip: req.ip,
+        ip,
         projectId: res.locals.projectId,
         keyId: res.locals.principal?.kind === 'key' ? res.locals.principal.key.id : res.locals.principal?.kind,
         bytesIn: Number(req.get('content-length') ?? 0) || undefined,

@@ -4,7 +4,7 @@ import { AppError, errors } from '../../errors.js';
 import { jobView } from '../../ingest/jobs.js';
 import type { ReceivedFile } from '../../ingest/file-upload.service.js';
 import { mediaType, requireMediaType } from '../middleware/body.js';
-import { multipartFile } from '../middleware/multipart-upload.js';
+import { multipartFile, type UploadedFile } from '../middleware/multipart-upload.js';
 import type { RouteDeps } from '../route-deps.js';
 
 function accepted(received: ReceivedFile) {
@@ -50,9 +50,10 @@ export function registerFileRoutes(router: Router, deps: RouteDeps): void {
     requireProject('files:write'),
     requireMediaType(['multipart/form-data']),
     multipartFile(uploads, maxBytes),
-    (req, res) => {
-      const received = (req.file as (Express.Multer.File & { received?: ReceivedFile }) | undefined)?.received;
-      if (!received) throw new AppError(400, 'missing_file', 'The multipart body has no part named "file".');
+    async (req, res) => {
+      const stored = (req.file as UploadedFile | undefined)?.stored;
+      if (!stored) throw new AppError(400, 'missing_file', 'The multipart body has no part named "file".');
+      const received = await uploads.queue(res.locals.project!, stored);
       metrics.uploadBytes.inc(received.bytes);
       res.status(202).location(`/v1/projects/${res.locals.project!.id}/jobs/${received.jobId}`).json(accepted(received));
     },
