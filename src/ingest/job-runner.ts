@@ -131,6 +131,10 @@ export class JobRunner {
       maxDecompressedBytes: this.deps.maxDecompressedBytes,
       maxRecordBytes: MAX_ITEM_BYTES,
       signal,
+    }).catch((error: unknown) => {
+      // A file refused at open (empty, binary, a header too large) still says how much was read.
+      progress.bytesRead = counter.bytes;
+      throw error;
     });
     progress.format = opened.format;
     const ingestedAt = new Date().toISOString();
@@ -173,6 +177,8 @@ export class JobRunner {
     } catch (error) {
       // Rows already handed to storage count (or, if that write failed, its error wins).
       await inFlight;
+      progress.bytesRead = counter.bytes;
+      progress.notices = [...opened.notices];
       throw error;
     }
     progress.bytesRead = counter.bytes;

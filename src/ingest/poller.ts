@@ -106,10 +106,9 @@ export class Poller {
           if (this.abort.signal.aborted) return found;
           const age = Date.now() - object.lastModified.getTime();
           const outcome = await this.consider(project, object);
-          if (outcome === 'pending') {
-            found++;
-            oldest = Math.max(oldest, age);
-          }
+          if (outcome === 'pending' || outcome === 'claimed') found++;
+          // The lag is how long work waits for a worker; an object being worked on is not waiting.
+          if (outcome === 'pending') oldest = Math.max(oldest, age);
         }
       }
     }
@@ -117,10 +116,13 @@ export class Poller {
     return found;
   }
 
-  private async consider(project: ProjectItem, object: ObjectInfo): Promise<'pending' | 'settled' | 'skipped'> {
+  /** `pending`: unfinished and waiting for a worker; `claimed`: under a lease, here or in another task. */
+  private async consider(project: ProjectItem, object: ObjectInfo): Promise<'pending' | 'claimed' | 'settled' | 'skipped'> {
+    // A key ending in "/" is a folder marker (the S3 console's "Create folder"), not a file.
+    if (object.key.endsWith('/')) return 'skipped';
     const etag = object.etag ?? `${object.size}`;
     const jobId = jobIdFor(project.bucketName, object.key, etag);
-    if (this.running.has(jobId)) return 'pending';
+    if (this.running.has(jobId)) return 'claimed';
     let job = await this.deps.control.getJob(project.id, jobId);
     if (!job) {
       if (Date.now() - object.lastModified.getTime() < this.options.settleMs) return 'pending';
@@ -140,10 +142,10 @@ export class Poller {
     }
     if (this.running.size >= this.options.concurrency) return 'pending';
     const claimed = await this.deps.control.claimJob(project.id, jobId, this.owner, this.options.leaseMs);
-    if (!claimed) return 'pending';
+    if (!claimed) return 'claimed';
     const work = this.execute(project, claimed).finally(() => this.running.delete(jobId));
     this.running.set(jobId, work);
-    return 'pending';
+    return 'claimed';
   }
 
   private async execute(project: ProjectItem, job: JobItem): Promise<void> {

@@ -236,6 +236,12 @@ describe('formats through the whole path', () => {
     expect(data(r).length).toBeGreaterThan(0);
   });
 
+  it('a gzip of several members (cat a.gz b.gz) is read to the end', async () => {
+    const r = await ingest(t, 'joined.ndjson.gz', Buffer.concat([gzipSync('{"a": 1}\n{"a": 2}\n'), gzipSync('{"a": 3}\n')]));
+    await expectSucceeded(t, r, 'ndjson');
+    expect(data(r)).toEqual([{ a: 1 }, { a: 2 }, { a: 3 }]);
+  });
+
   it('gzip is recognised by its magic bytes even when the name does not say so', async () => {
     const r = await ingest(t, 'customers.csv', gzipSync(customersCsv));
     await expectSucceeded(t, r, 'csv');
@@ -447,6 +453,9 @@ describe('formats through the whole path', () => {
           expect(res.status).toBe(202);
           const r = await collect(t, p, res.body as Ingested['accepted']);
           await expectFailed(t, r, 'record_too_large');
+          // The job says how far it read: past the record limit.
+          expect(r.job.bytesRead).toBeGreaterThan(400 * 1024);
+          expect(r.job.bytesRead).toBeLessThanOrEqual(r.job.bytesTotal);
           expect(r.records).toEqual([]);
         }
       } finally {
@@ -463,6 +472,8 @@ describe('formats through the whole path', () => {
       await expectFailed(t, r, 'record_too_large');
       // Every valid row before the failure is stored, and counted; nothing after it.
       expect(r.job).toMatchObject({ rowsRead: 600, recordsWritten: 600, rowsRejected: 0 });
+      expect(r.job.bytesRead).toBeGreaterThan(600 * 5);
+      expect(r.job.bytesRead).toBeLessThanOrEqual(r.job.bytesTotal);
       expect(r.records.map((x) => x.source.row)).toEqual(Array.from({ length: 600 }, (_, i) => i + 1));
     });
 

@@ -105,6 +105,28 @@ describe('poller', () => {
     }
   });
 
+  it('a dropped key with spaces, %, #, + and ? is ingested and moved; a folder marker is left alone', async () => {
+    const p = await createProjectWithKey(t, 'keys');
+    const key = 'incoming/exports 2024/report #1 = 100% + more?.csv';
+    await t.storage.objects.putStream(p.project.bucketName, key, Readable.from([Buffer.from(csvFile(3))]));
+    // The S3 console's "Create folder" makes an empty object whose key ends with a slash.
+    await t.storage.objects.putStream(p.project.bucketName, 'incoming/exports 2024/', Readable.from([Buffer.alloc(0)]));
+    const poller = createPoller(t);
+    poller.start();
+    try {
+      const job = await waitForJob(t, p, (await jobForObject(t, p, key)).id);
+      expect(job).toMatchObject({ status: 'succeeded', recordsWritten: 3, fileName: 'report #1 = 100% + more?.csv' });
+      expect(job.objectKey).toBe('processed/exports 2024/report #1 = 100% + more?.csv');
+      await eventually(async () => (await t.storage.objects.head(p.project.bucketName, key)) === null, 'the move');
+      await expectEachRowOnce(t, p, job.id, 3);
+      await sleep(500);
+      expect(await listJobs(t, p)).toHaveLength(1);
+      expect((await bucketObjects(t, p, 'incoming/')).map((o) => o.key)).toEqual(['incoming/exports 2024/']);
+    } finally {
+      await poller.stop();
+    }
+  });
+
   it('two pollers on the same objects never process one twice', async () => {
     const p = await createProjectWithKey(t, 'two');
     const files = 6;
