@@ -158,16 +158,24 @@ export class FileUploadService {
 
   /** Creates the queued job of a stored file (idempotent: a poller that found it first made the same job). */
   async queue(project: ProjectItem, stored: StoredFile): Promise<ReceivedFile> {
-    const job = await this.jobs.createJob(
-      newJob(project, {
-        key: stored.key,
-        etag: stored.etag,
-        size: stored.size,
-        fileName: stored.fileName,
-        contentType: stored.contentType,
-        sha256: stored.sha256,
-      }),
-    );
+    let job: JobItem;
+    try {
+      job = await this.jobs.createJob(
+        newJob(project, {
+          key: stored.key,
+          etag: stored.etag,
+          size: stored.size,
+          fileName: stored.fileName,
+          contentType: stored.contentType,
+          sha256: stored.sha256,
+        }),
+      );
+    } catch (error) {
+      // The client is told the upload failed and will retry it: an object left here would
+      // be found by the poller and ingested a second time under another file id.
+      await this.discard(stored).catch(() => undefined);
+      throw error;
+    }
     this.onJobQueued(job);
     return { fileId: stored.fileId, jobId: job.id, bytes: stored.bytes, sha256: stored.sha256, objectKey: stored.key };
   }

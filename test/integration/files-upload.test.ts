@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errors } from '../../src/errors.js';
 import { MAX_FILE_NAME_LENGTH } from '../../src/storage/object-keys.js';
 import { S3_EMULATOR_CLIENT_OPTIONS, testAwsEnv } from '../support/endpoints.js';
 import {
@@ -259,6 +260,41 @@ describe('file uploads', () => {
     await expectNothingStored(t, p);
   });
 
+  describe('storage unavailable during an upload', () => {
+    async function withFailing(overrides: { objects?: 'putStream'; control?: 'createJob' }) {
+      const p = await createProjectWithKey(t);
+      const objects = instrument(t.storage.objects, overrides.objects === 'putStream' ? {
+        putStream: async () => {
+          throw errors.storageUnavailable(new Error('injected'));
+        },
+      } : {});
+      const control = instrument(t.storage.control, overrides.control === 'createJob' ? {
+        createJob: async () => {
+          throw errors.storageUnavailable(new Error('injected'));
+        },
+      } : {});
+      return { p, app: appOver(t, { ...t.storage, objects: objects.proxy, control: control.proxy }) };
+    }
+
+    it.each([
+      ['S3 refuses the object', { objects: 'putStream' as const }],
+      ['DynamoDB refuses the job', { control: 'createJob' as const }],
+    ])('%s → 503 with Retry-After, and nothing is left to be ingested twice', async (_what, overrides) => {
+      const { p, app } = await withFailing(overrides);
+      const put = await request(app).put(`/v1/projects/${p.id}/files/a.csv`).set(p.auth).set('Content-Type', 'text/csv').send(csv(3));
+      expect(put.status).toBe(503);
+      expect(put.body.error.code).toBe('storage_unavailable');
+      expect(put.headers['retry-after']).toEqual(expect.any(String));
+      const multipart = await request(app)
+        .post(`/v1/projects/${p.id}/files`)
+        .set(p.auth)
+        .attach('file', Buffer.from(csv(3)), { filename: 'a.csv', contentType: 'text/csv' });
+      expect(multipart.status).toBe(503);
+      // A client retries a 503: an object left behind would be ingested a second time.
+      await expectNothingStored(t, p);
+    });
+  });
+
   describe('auth', () => {
     it('no key → 401, wrong scope → 403, other project → 403; nothing stored', async () => {
       const p = await createProjectWithKey(t);
@@ -479,6 +515,45 @@ describe('file size limit (INTAKE_MAX_FILE_BYTES=1000)', () => {
     });
     expect(res.status).toBe(413);
     expect(res.body).toMatchObject({ error: { code: 'payload_too_large' } });
+    await expectNothingStored(t, p);
+  });
+});
+
+describe('embedded mode (dynalite and files on disk)', () => {
+  let t: TestApp;
+  let server: Awaited<ReturnType<typeof listen>>;
+  beforeAll(async () => {
+    t = await createTestApp({ mode: 'embedded', env: { INTAKE_MAX_FILE_BYTES: String(64 * 1024) } });
+    server = await listen(t.app);
+  });
+  afterAll(async () => {
+    await server.close();
+    await t.close();
+  });
+
+  it('PUT and multipart store the file with its metadata and queue its job', async () => {
+    const p = await createProjectWithKey(t);
+    const body = Buffer.from(csv(3));
+    const put = await request(t.app).put(`/v1/projects/${p.id}/files/${encodeURIComponent('../a b.csv')}`).set(p.auth).set('Content-Type', 'text/csv').send(body);
+    expect(put.status).toBe(202);
+    const multipart = await request(t.app).post(`/v1/projects/${p.id}/files`).set(p.auth).attach('file', body, { filename: 'm.csv', contentType: 'text/csv' });
+    expect(multipart.status).toBe(202);
+    await expectIncomingFile(t, p, multipart.body, 'm.csv', body);
+    const keys = (await bucketObjects(t, p)).map((o) => o.key).sort();
+    expect(keys).toHaveLength(2);
+    for (const key of keys) expect(key.split('/')).toHaveLength(3);
+    expect(await listJobs(t, p)).toHaveLength(2);
+  });
+
+  it('over the limit (chunked) → 413 and nothing stored, not even a temp file in a listing', async () => {
+    const p = await createProjectWithKey(t);
+    const res = await streamRequest(server.port, {
+      method: 'PUT',
+      path: `/v1/projects/${p.id}/files/big.csv`,
+      headers: { ...p.auth, 'Content-Type': 'text/csv' },
+      body: generatedStream(256 * 1024, (_o, size) => Buffer.alloc(size, 0x61), 16 * 1024),
+    });
+    expect(res.status).toBe(413);
     await expectNothingStored(t, p);
   });
 });

@@ -2,8 +2,11 @@
 // the same objects, leases that expire, resuming from a checkpoint after a crash, storage
 // outages mid-job, shutdown mid-job, and how little an idle poller asks of storage.
 // Faults are injected by wrapping the real adapters (a call fails or hangs, then goes through).
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deterministicId } from '../../src/domain/ids.js';
 import { errors } from '../../src/errors.js';
@@ -430,5 +433,34 @@ describe('idle poller', () => {
     const seconds = (Date.now() - started) / 1000;
     // At most one pass per 100-200 ms, three buckets per pass.
     expect((objects.calls.list ?? 0) / 3).toBeLessThanOrEqual(seconds / 0.1 + 1);
+  });
+});
+
+describe('poller in embedded mode', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ mode: 'embedded' });
+  });
+  afterAll(async () => t.close());
+
+  it('a file copied into <data dir>/objects/<bucket>/incoming/ is ingested and moved to processed/', async () => {
+    const p = await createProjectWithKey(t, 'fsdrop');
+    const dir = path.join(t.config.dataDir, 'objects', p.project.bucketName, 'incoming', 'drops');
+    await fs.mkdir(dir, { recursive: true });
+    await fs.writeFile(path.join(dir, 'customers.csv.gz'), gzipSync(csvFile(30)));
+    await fs.writeFile(path.join(dir, 'bad.csv'), 'id,name\n1\n2,b\n');
+    const poller = createPoller(t);
+    poller.start();
+    try {
+      const good = await waitForJob(t, p, (await jobForObject(t, p, 'incoming/drops/customers.csv.gz')).id);
+      expect(good).toMatchObject({ status: 'succeeded', format: 'csv', recordsWritten: 30, objectKey: 'processed/drops/customers.csv.gz' });
+      await expectEachRowOnce(t, p, good.id, 30);
+      const bad = await waitForJob(t, p, (await jobForObject(t, p, 'incoming/drops/bad.csv')).id);
+      expect(bad).toMatchObject({ status: 'partial', recordsWritten: 1, rowsRejected: 1 });
+      await eventually(async () => (await bucketObjects(t, p, 'incoming/')).length === 0, 'incoming/ to empty');
+      await fs.access(path.join(t.config.dataDir, 'objects', p.project.bucketName, 'processed', 'drops', 'customers.csv.gz'));
+    } finally {
+      await poller.stop();
+    }
   });
 });
