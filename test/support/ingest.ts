@@ -50,8 +50,10 @@ export function createPoller(
   options: Partial<PollerOptions> = {},
   storage: Pick<Storage, 'objects' | 'control' | 'records'> = t.storage,
 ): Poller {
+  // The project listing goes through the given control store too, so wrappers see every call.
+  const projects = storage === t.storage ? t.services.projects : createServices(t.config, { ...t.storage, ...storage }, t.adminToken).projects;
   return new Poller(
-    { objects: storage.objects, control: storage.control, records: storage.records, projects: t.services.projects, logger: t.logger, metrics: t.metrics },
+    { objects: storage.objects, control: storage.control, records: storage.records, projects, logger: t.logger, metrics: t.metrics },
     { ...FAST_POLLER, maxDecompressedBytes: t.config.limits.maxDecompressedBytes, ...options },
   );
 }
