@@ -2,6 +2,7 @@
 // limits, clients that go away, hostile file names and auth. No poller runs here, so an
 // accepted file stays under incoming/ with its queued job.
 import { ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -72,6 +73,11 @@ describe('file uploads', () => {
     expect(Object.keys(res.body).sort()).toEqual(expect.arrayContaining(['bytes', 'fileId', 'jobId']));
     expect(res.headers.location).toBe(`/v1/projects/${p.id}/jobs/${res.body.jobId}`);
     await expectIncomingFile(t, p, res.body, 'customers.csv', body);
+    // The checksum computed while streaming is the body's, and the job keeps it.
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    expect(res.body.sha256).toBe(sha256);
+    const job = await request(t.app).get(`/v1/projects/${p.id}/jobs/${String(res.body.jobId)}`).set(p.auth);
+    expect(job.body.sha256).toBe(sha256);
     const head = await t.storage.objects.head(p.project.bucketName, `incoming/${res.body.fileId}/customers.csv`);
     expect(head?.contentType).toMatch(/^text\/csv/);
   });
