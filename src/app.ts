@@ -4,6 +4,8 @@ import type { Config } from './config.js';
 import { errors } from './errors.js';
 import { createAuth } from './http/middleware/auth.js';
 import { errorHandler } from './http/middleware/error-handler.js';
+import { corsForOrigins, slowBodyGuard } from './http/middleware/hardening.js';
+import { createRateLimits } from './http/middleware/rate-limit.js';
 import { requestContext } from './http/middleware/request-context.js';
 import type { Lifecycle, RouteDeps } from './http/route-deps.js';
 import { registerFileRoutes } from './http/routes/files.routes.js';
@@ -38,6 +40,12 @@ export function createApp(deps: AppDeps): IntakeApp {
   app.set('trust proxy', deps.config.trustProxyHops);
   app.set('query parser', 'simple');
 
+  const rateLimits = createRateLimits({
+    config: deps.config.rateLimit,
+    counters: deps.storage.rateCounters,
+    metrics: deps.metrics,
+    logger: deps.logger,
+  });
   const routeDeps: RouteDeps = {
     config: deps.config,
     storage: deps.storage,
@@ -45,13 +53,15 @@ export function createApp(deps: AppDeps): IntakeApp {
     metrics: deps.metrics,
     lifecycle: deps.lifecycle ?? { accepting: () => true },
     ...deps.services,
-    auth: createAuth({
-      adminToken: deps.adminToken,
-      keys: deps.services.keys,
-      projects: deps.services.projects,
-      logger: deps.logger,
-      metrics: deps.metrics,
-    }),
+    auth: rateLimits.limit(
+      createAuth({
+        adminToken: deps.adminToken,
+        keys: deps.services.keys,
+        projects: deps.services.projects,
+        logger: deps.logger,
+        metrics: deps.metrics,
+      }),
+    ),
     audit: (req: Request, res: Response, action: string, details: Record<string, unknown>) => {
       deps.logger.info('audit', {
         event: 'audit',
@@ -67,6 +77,12 @@ export function createApp(deps: AppDeps): IntakeApp {
 
   app.use(requestContext(deps.logger, deps.metrics));
   app.use(
+    slowBodyGuard(
+      { minBytesPerSecond: deps.config.http.minBodyBytesPerSecond, windowMs: deps.config.http.bodyRateWindowMs },
+      deps.logger,
+    ),
+  );
+  app.use(
     helmet({
       // Swagger UI at /docs loads its own scripts and styles from this origin only.
       contentSecurityPolicy: {
@@ -74,6 +90,8 @@ export function createApp(deps: AppDeps): IntakeApp {
       },
     }),
   );
+  // CORS is off (no header at all) unless explicit origins are configured.
+  if (deps.config.corsOrigins.length > 0) app.use(corsForOrigins(deps.config.corsOrigins));
 
   const routes = Router();
   registerSystemRoutes(routes, routeDeps);
@@ -86,6 +104,6 @@ export function createApp(deps: AppDeps): IntakeApp {
   app.use((req: Request) => {
     throw errors.routeNotFound(req.method, req.path);
   });
-  app.use(errorHandler(deps.logger));
+  app.use(errorHandler(deps.logger, [deps.adminToken]));
   return app;
 }

@@ -7,6 +7,30 @@ const GiB = 1024 * MiB;
 const intFrom = (def: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(def);
 
+/** Comma-separated explicit origins (`https://app.example.com`); never `*`. */
+const originList = z
+  .string()
+  .default('')
+  .transform((text, ctx) => {
+    const origins = text.split(',').map((o) => o.trim()).filter((o) => o.length > 0);
+    for (const origin of origins) {
+      let exact = false;
+      try {
+        const url = new URL(origin);
+        exact = (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === origin;
+      } catch {
+        exact = false;
+      }
+      if (!exact) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${JSON.stringify(origin.slice(0, 100))} is not an origin such as https://app.example.com (no "*", path or trailing slash)`,
+        });
+      }
+    }
+    return origins;
+  });
+
 const optionalUrl = z
   .string()
   .url()
@@ -42,6 +66,19 @@ const envSchema = z.object({
   INTAKE_WRITE_CONCURRENCY: intFrom(4, 1, 64),
   INTAKE_POLLER: z.enum(['on', 'off']).default('on'),
   INTAKE_TRUST_PROXY_HOPS: intFrom(0, 0, 10),
+  INTAKE_RATE_LIMIT_REQUESTS: intFrom(600, 1, 1_000_000),
+  INTAKE_RATE_LIMIT_WINDOW_SECONDS: intFrom(60, 1, 86_400),
+  INTAKE_UNAUTH_RATE_LIMIT_REQUESTS: intFrom(30, 1, 100_000),
+  INTAKE_UNAUTH_RATE_LIMIT_WINDOW_SECONDS: intFrom(60, 1, 86_400),
+  INTAKE_RATE_LIMIT_STORE: z.enum(['memory', 'dynamodb']).default('memory'),
+  INTAKE_CORS_ORIGINS: originList,
+  INTAKE_HEADERS_TIMEOUT_MS: intFrom(20_000, 1000, 300_000),
+  // 0 = no limit on the whole request: uploads of many gigabytes legitimately take long.
+  INTAKE_REQUEST_TIMEOUT_MS: intFrom(0, 0, 86_400_000),
+  INTAKE_SOCKET_IDLE_TIMEOUT_MS: intFrom(120_000, 1000, 3_600_000),
+  INTAKE_MIN_BODY_BYTES_PER_SECOND: intFrom(512, 0, 100 * MiB),
+  INTAKE_BODY_RATE_WINDOW_MS: intFrom(20_000, 100, 600_000),
+  INTAKE_MAX_HEADER_BYTES: intFrom(16 * 1024, 1024, 64 * 1024),
   INTAKE_SHUTDOWN_TIMEOUT_MS: intFrom(25_000, 1000, 120_000),
   INTAKE_ALERT_WEBHOOK_URL: optionalUrl,
   AWS_REGION: z.string().optional(),
@@ -76,6 +113,26 @@ export interface Config {
     readonly writeConcurrency: number;
   };
   readonly trustProxyHops: number;
+  readonly rateLimit: {
+    /** `memory`: counters per task; `dynamodb`: counters in the control table, shared by every task. */
+    readonly store: 'memory' | 'dynamodb';
+    /** Per API key, unless the key has its own `rateLimit`. */
+    readonly perKey: { readonly requests: number; readonly windowSeconds: number };
+    /** Failed authentications per client address; past it the address is refused until the window ends. */
+    readonly unauthenticated: { readonly requests: number; readonly windowSeconds: number };
+  };
+  /** Origins allowed by CORS; empty means CORS is off. */
+  readonly corsOrigins: readonly string[];
+  readonly http: {
+    readonly headersTimeoutMs: number;
+    /** 0: no limit on the whole request. */
+    readonly requestTimeoutMs: number;
+    readonly socketIdleTimeoutMs: number;
+    readonly maxHeaderBytes: number;
+    /** 0 turns the slow-body guard off. */
+    readonly minBodyBytesPerSecond: number;
+    readonly bodyRateWindowMs: number;
+  };
   readonly shutdownTimeoutMs: number;
   readonly alertWebhookUrl: string | undefined;
   readonly aws: {
@@ -148,6 +205,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       writeConcurrency: e.INTAKE_WRITE_CONCURRENCY,
     }),
     trustProxyHops: e.INTAKE_TRUST_PROXY_HOPS,
+    rateLimit: Object.freeze({
+      store: e.INTAKE_RATE_LIMIT_STORE,
+      perKey: Object.freeze({ requests: e.INTAKE_RATE_LIMIT_REQUESTS, windowSeconds: e.INTAKE_RATE_LIMIT_WINDOW_SECONDS }),
+      unauthenticated: Object.freeze({
+        requests: e.INTAKE_UNAUTH_RATE_LIMIT_REQUESTS,
+        windowSeconds: e.INTAKE_UNAUTH_RATE_LIMIT_WINDOW_SECONDS,
+      }),
+    }),
+    corsOrigins: Object.freeze([...e.INTAKE_CORS_ORIGINS]),
+    http: Object.freeze({
+      headersTimeoutMs: e.INTAKE_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.INTAKE_REQUEST_TIMEOUT_MS,
+      socketIdleTimeoutMs: e.INTAKE_SOCKET_IDLE_TIMEOUT_MS,
+      maxHeaderBytes: e.INTAKE_MAX_HEADER_BYTES,
+      minBodyBytesPerSecond: e.INTAKE_MIN_BODY_BYTES_PER_SECOND,
+      bodyRateWindowMs: e.INTAKE_BODY_RATE_WINDOW_MS,
+    }),
     shutdownTimeoutMs: e.INTAKE_SHUTDOWN_TIMEOUT_MS,
     alertWebhookUrl: e.INTAKE_ALERT_WEBHOOK_URL,
     aws: Object.freeze({

@@ -28,7 +28,7 @@ export class ProjectService {
     this.names = storageNames(namePrefix);
   }
 
-  async create(input: { id: string; name: string }): Promise<ProjectItem> {
+  async create(input: { id: string; name: string; allowedIps?: string[] }): Promise<ProjectItem> {
     assertProjectId(input.id);
     if (await this.control.getProject(input.id)) throw errors.projectExists(input.id);
     const project: ProjectItem = {
@@ -37,6 +37,7 @@ export class ProjectService {
       createdAt: new Date(this.now()).toISOString(),
       tableName: this.names.recordsTable(input.id),
       bucketName: this.names.bucket(input.id),
+      allowedIps: input.allowedIps !== undefined && input.allowedIps.length > 0 ? input.allowedIps : undefined,
     };
     await this.records.ensureTable(project.tableName);
     await this.objects.ensureBucket(project.bucketName);

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { createApp } from '../app.js';
 import { ConfigError, loadConfig } from '../config.js';
+import { createHttpServer } from '../http/http-server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { createServices } from '../services.js';
@@ -54,17 +55,13 @@ async function main(): Promise<void> {
     lifecycle: { accepting: () => accepting },
   });
 
-  const server: Server = app.listen(config.port, config.host);
+  const server: Server = createHttpServer(app, config.http, logger).listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  // Uploads can legitimately take long; slow clients are bounded per idle socket instead.
-  server.requestTimeout = 0;
-  server.headersTimeout = 30_000;
-  server.keepAliveTimeout = 65_000;
 
   poller?.start();
 

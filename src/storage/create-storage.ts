@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Config } from '../config.js';
 import { createDynamoClient, createS3Client, type AwsClientOptions } from './aws/clients.js';
 import { DynamoControlStore } from './aws/dynamo-control-store.js';
+import { DynamoRateLimitStore } from './aws/dynamo-rate-limit-store.js';
 import { DynamoRecordStore } from './aws/dynamo-record-store.js';
 import { S3ObjectStore } from './aws/s3-object-store.js';
 import { startEmbeddedDynamo } from './embedded/dynalite-engine.js';
@@ -57,6 +58,7 @@ export async function createStorage(config: Config, hooks: StorageHooks = {}): P
     objects,
     records,
     control,
+    rateCounters: new DynamoRateLimitStore(dynamo, names.controlTable),
     async close() {
       dynamo.destroy();
       await closeEngine();

@@ -194,10 +194,28 @@ export interface ControlStore extends JobStore {
   ping(): Promise<void>;
 }
 
+export interface RateCount {
+  count: number;
+  /** When the current window ends and the count starts again from zero. */
+  resetAt: Date;
+}
+
+/** Hit counters per key and fixed window, shared by every task (the rate limits' shared store). */
+export interface RateCounterStore {
+  /** Adds one hit to the key's counter in the current window and returns the new count. */
+  increment(key: string, windowMs: number): Promise<RateCount>;
+  decrement(key: string, windowMs: number): Promise<void>;
+  /** The current window's count, or undefined when the key has no hit in it. */
+  get(key: string, windowMs: number): Promise<RateCount | undefined>;
+  reset(key: string, windowMs: number): Promise<void>;
+}
+
 export interface Storage {
   objects: ObjectStore;
   records: RecordStore;
   control: ControlStore;
+  /** Counters in the control table, for INTAKE_RATE_LIMIT_STORE=dynamodb. */
+  rateCounters?: RateCounterStore;
   /** Releases clients and embedded engines. */
   close(): Promise<void>;
 }

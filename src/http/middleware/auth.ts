@@ -74,9 +74,13 @@ export function createAuth(deps: AuthDeps) {
         fail(req, res, 'other_project', presented);
         throw errors.keyNotForProject();
       }
-      if (key.allowedIps !== undefined && key.allowedIps.length > 0 && !addressAllowed(req.ip, key.allowedIps)) {
-        fail(req, res, 'ip_not_allowed', presented);
-        throw errors.ipNotAllowed();
+      // The project's allowlist applies to all its keys; a key's own list narrows it further.
+      const project = await deps.projects.get(projectId);
+      for (const allowed of [project.allowedIps, key.allowedIps]) {
+        if (allowed !== undefined && allowed.length > 0 && !addressAllowed(req.ip, allowed)) {
+          fail(req, res, 'ip_not_allowed', presented);
+          throw errors.ipNotAllowed();
+        }
       }
       if (!key.scopes.includes(scope)) {
         fail(req, res, 'insufficient_scope', presented);

@@ -1,10 +1,14 @@
 import type { NextFunction, Request, Response } from 'express';
 import { AppError, errors, isAppError } from '../../errors.js';
-import type { Logger } from '../../observability/logger.js';
+import { redact, type Logger } from '../../observability/logger.js';
 
 /** body-parser and multer report their failures with `type`/`code`; map them to the error model. */
 function fromFrameworkError(error: unknown): AppError | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
+  // The router fails to decode a path parameter such as `%E0%A4%A` (or an encoded lone surrogate).
+  if (error instanceof URIError) {
+    return new AppError(400, 'invalid_path', 'The request path is not valid percent-encoded UTF-8.');
+  }
   const e = error as { type?: string; code?: string; limit?: number; status?: number };
   switch (e.type) {
     case 'entity.too.large':
@@ -19,6 +23,11 @@ function fromFrameworkError(error: unknown): AppError | undefined {
     case 'request.size.invalid':
       return new AppError(400, 'invalid_content_length', 'The body length does not match Content-Length.');
     default:
+      // A body that does not decompress for its Content-Encoding: body-parser passes zlib's
+      // error on (Z_DATA_ERROR, Z_BUF_ERROR...) with no type of its own.
+      if (typeof e.code === 'string' && e.code.startsWith('Z_')) {
+        return errors.invalidBody('The body could not be decompressed for its Content-Encoding.');
+      }
       return undefined;
   }
 }
@@ -29,7 +38,7 @@ export function toAppError(error: unknown): AppError {
 }
 
 /** The one error middleware, registered last: `{"error": {code, message, requestId}}`, never a stack. */
-export function errorHandler(logger: Logger) {
+export function errorHandler(logger: Logger, secrets: readonly string[] = []) {
   return (error: unknown, req: Request, res: Response, next: NextFunction) => {
     const appError = toAppError(error);
     const requestId = res.locals.requestId;
@@ -49,7 +58,9 @@ export function errorHandler(logger: Logger) {
       return;
     }
     if (appError.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(appError.retryAfterSeconds));
-    const body: Record<string, unknown> = { code: appError.code, message: appError.message, requestId };
+    // Messages may quote the request (a project id from the path): a secret sent there is masked.
+    const message = String(redact(appError.message, secrets));
+    const body: Record<string, unknown> = { code: appError.code, message, requestId };
     if (appError.details !== undefined) body.details = appError.details;
     res.status(appError.status).json({ error: body });
   };

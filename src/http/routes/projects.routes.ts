@@ -10,7 +10,12 @@ import type { RouteDeps } from '../route-deps.js';
 import { displayName, validate } from '../validation.js';
 import { parseLimit } from '../../domain/cursor.js';
 
-const createProjectSchema = z.strictObject({ id: z.string(), name: displayName });
+/** Addresses or CIDRs, IPv4 or IPv6; refused whole (400) when any entry is invalid. */
+const allowedIpsSchema = z
+  .array(z.string().max(64).refine(isValidRange, 'must be an IPv4 or IPv6 address or CIDR'))
+  .max(100);
+
+const createProjectSchema = z.strictObject({ id: z.string(), name: displayName, allowedIps: allowedIpsSchema.optional() });
 
 const createKeySchema = z.strictObject({
   name: displayName,
@@ -19,10 +24,7 @@ const createKeySchema = z.strictObject({
     .min(1)
     .refine((s) => new Set(s).size === s.length, 'must not repeat a scope')
     .optional(),
-  allowedIps: z
-    .array(z.string().max(64).refine(isValidRange, 'must be an IPv4 or IPv6 address or CIDR'))
-    .max(100)
-    .optional(),
+  allowedIps: allowedIpsSchema.optional(),
   expiresAt: z.iso
     .datetime({ offset: true })
     .refine((s) => Date.parse(s) > Date.now(), 'must be in the future')
@@ -36,7 +38,14 @@ const createKeySchema = z.strictObject({
 });
 
 function projectView(p: ProjectItem) {
-  return { id: p.id, name: p.name, createdAt: p.createdAt, tableName: p.tableName, bucketName: p.bucketName };
+  return {
+    id: p.id,
+    name: p.name,
+    allowedIps: p.allowedIps ?? [],
+    createdAt: p.createdAt,
+    tableName: p.tableName,
+    bucketName: p.bucketName,
+  };
 }
 
 export function keyView(k: ApiKeyItem) {
@@ -63,7 +72,7 @@ export function registerProjectRoutes(router: Router, deps: RouteDeps): void {
     const body = validate(createProjectSchema, req.body);
     if (!PROJECT_ID_PATTERN.test(body.id)) throw errors.invalidProjectId(body.id);
     const project = await projects.create(body);
-    audit(req, res, 'project_created', { projectId: project.id });
+    audit(req, res, 'project_created', { projectId: project.id, allowedIps: project.allowedIps ?? [] });
     res.status(201).location(`/v1/projects/${project.id}`).json(projectView(project));
   });
 
@@ -89,7 +98,13 @@ export function registerProjectRoutes(router: Router, deps: RouteDeps): void {
       ...body,
       scopes: body.scopes as ApiKeyItem['scopes'] | undefined,
     });
-    audit(req, res, 'key_created', { projectId: project.id, keyId: item.id, scopes: item.scopes });
+    audit(req, res, 'key_created', {
+      projectId: project.id,
+      keyId: item.id,
+      scopes: item.scopes,
+      allowedIps: item.allowedIps ?? [],
+      rateLimit: item.rateLimit ?? null,
+    });
     res.status(201).location(`/v1/projects/${project.id}/keys/${item.id}`).json({ ...keyView(item), key: secret });
   });
 

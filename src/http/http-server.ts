@@ -1,0 +1,83 @@
+import http, { STATUS_CODES, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Config } from '../config.js';
+import type { Logger } from '../observability/logger.js';
+
+/** Load balancers (an ALB idles connections out at 60 s) must close idle keep-alive sockets before the service does. */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
+/** Answers for requests Node refuses before Express sees them, in the service's error model. */
+function clientErrorAnswer(code: string | undefined): [number, string, string] {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return [431, 'headers_too_large', 'The request headers are too large.'];
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return [408, 'request_timeout', 'The request did not arrive in time.'];
+    default:
+      return [400, 'bad_request', 'The request is not valid HTTP.'];
+  }
+}
+
+/**
+ * The HTTP server for the app, with the limits that protect it from slow or oversized
+ * requests before Express runs:
+ * - `headersTimeout`: the request line and headers must arrive in full within it, so a
+ *   slowloris client trickling header bytes is answered 408 and cut off;
+ * - `requestTimeout`: the whole request (0 = unlimited, since uploads of gigabytes take
+ *   long; slow bodies are cut off by the slow-body guard instead);
+ * - an idle timeout per socket: no byte either way for that long closes it;
+ * - `maxHeaderSize`: larger headers get 431.
+ */
+export function createHttpServer(app: RequestListener, limits: Config['http'], logger?: Logger): http.Server {
+  const requestTimeout = limits.requestTimeoutMs;
+  // Node refuses a headers timeout longer than a (non-zero) request timeout.
+  const headersTimeout = requestTimeout > 0 ? Math.min(limits.headersTimeoutMs, requestTimeout) : limits.headersTimeoutMs;
+  const server = http.createServer(
+    {
+      headersTimeout,
+      requestTimeout,
+      maxHeaderSize: limits.maxHeaderBytes,
+      // Node checks the two timeouts above on this interval (30 s by default), which would
+      // let a slow client live well past them.
+      connectionsCheckingInterval: Math.max(250, Math.min(5000, Math.floor(headersTimeout / 4))),
+    },
+    app,
+  );
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.setTimeout(limits.socketIdleTimeoutMs);
+
+  const responding = new WeakMap<Duplex, ServerResponse>();
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    responding.set(req.socket, res);
+    res.once('close', () => {
+      if (responding.get(req.socket) === res) responding.delete(req.socket);
+    });
+  });
+
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    const inFlight = responding.get(socket);
+    // Like Node's own handler: answer only when no response has started on this socket.
+    if (error.code !== 'ECONNRESET' && socket.writable && !inFlight?.headersSent) {
+      const [status, code, message] = clientErrorAnswer(error.code);
+      const body = JSON.stringify({ error: { code, message } });
+      socket.write(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+          'Connection: close\r\n' +
+          'Content-Type: application/json; charset=utf-8\r\n' +
+          `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+          'Cache-Control: no-store\r\n' +
+          'X-Content-Type-Options: nosniff\r\n' +
+          `\r\n${body}`,
+      );
+      logger?.warn('request refused before routing', {
+        event: 'client_error',
+        status,
+        code,
+        reason: error.code,
+        ip: (socket as { remoteAddress?: string }).remoteAddress,
+      });
+    }
+    socket.destroy();
+  });
+  return server;
+}
