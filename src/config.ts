@@ -80,6 +80,9 @@ const envSchema = z.object({
   INTAKE_BODY_RATE_WINDOW_MS: intFrom(20_000, 100, 600_000),
   INTAKE_MAX_HEADER_BYTES: intFrom(16 * 1024, 1024, 64 * 1024),
   INTAKE_SHUTDOWN_TIMEOUT_MS: intFrom(25_000, 1000, 120_000),
+  // Time between /readyz turning 503 and the listener closing, for load balancers that only
+  // learn of a stop from the health check (ECS deregisters before SIGTERM: 0 is right there).
+  INTAKE_SHUTDOWN_DRAIN_DELAY_MS: intFrom(0, 0, 60_000),
   INTAKE_ALERT_WEBHOOK_URL: optionalUrl,
   AWS_REGION: z.string().optional(),
   AWS_DEFAULT_REGION: z.string().optional(),
@@ -134,6 +137,7 @@ export interface Config {
     readonly bodyRateWindowMs: number;
   };
   readonly shutdownTimeoutMs: number;
+  readonly shutdownDrainDelayMs: number;
   readonly alertWebhookUrl: string | undefined;
   readonly aws: {
     readonly region: string;
@@ -223,6 +227,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       bodyRateWindowMs: e.INTAKE_BODY_RATE_WINDOW_MS,
     }),
     shutdownTimeoutMs: e.INTAKE_SHUTDOWN_TIMEOUT_MS,
+    shutdownDrainDelayMs: e.INTAKE_SHUTDOWN_DRAIN_DELAY_MS,
     alertWebhookUrl: e.INTAKE_ALERT_WEBHOOK_URL,
     aws: Object.freeze({
       region: e.AWS_REGION ?? e.AWS_DEFAULT_REGION ?? 'us-east-1',

@@ -2,12 +2,15 @@ import type { Server } from 'node:http';
 import { createApp } from '../app.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { createHttpServer } from '../http/http-server.js';
-import { createLogger, type Logger } from '../observability/logger.js';
+import { Alerter } from '../observability/alerts.js';
+import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
+import { watchStorageFailures } from '../observability/storage-watch.js';
 import { createServices } from '../services.js';
 import { Poller } from '../ingest/poller.js';
 import { createStorage } from '../storage/create-storage.js';
 import { resolveAdminToken } from './admin-token.js';
+import { GracefulShutdown } from './graceful-shutdown.js';
 
 /** Entry point: HTTP server (and the background poller) for one task. */
 async function main(): Promise<void> {
@@ -22,17 +25,21 @@ async function main(): Promise<void> {
     throw error;
   }
   const admin = await resolveAdminToken(config);
-  const logger = createLogger({ level: config.logLevel, secrets: [admin.token] });
+  // A Slack webhook URL carries its own credential: it is masked like the admin token.
+  const secrets = config.alertWebhookUrl ? [admin.token, config.alertWebhookUrl] : [admin.token];
+  const logger = createLogger({ level: config.logLevel, secrets });
   const metrics = createMetrics();
+  const alerter = new Alerter({ webhookUrl: config.alertWebhookUrl, logger, metrics });
   const started = Date.now();
-  const storage = await createStorage(config, {
-    onRetry: (reason) => metrics.storageRetries.inc({ reason }),
-  });
+  const storage = watchStorageFailures(
+    await createStorage(config, { onRetry: (reason) => metrics.storageRetries.inc({ reason }) }),
+    (failure) => alerter.storageFailed(failure),
+  );
   let poller: Poller | undefined;
   const services = createServices(config, storage, admin.token, () => poller?.wake());
   if (config.poller.enabled) {
     poller = new Poller(
-      { ...storage, projects: services.projects, logger, metrics },
+      { ...storage, projects: services.projects, logger, metrics, onJobFinished: (job) => alerter.jobFinished(job) },
       {
         intervalMs: config.poller.intervalMs,
         maxIdleIntervalMs: Math.max(config.poller.intervalMs, 15_000),
@@ -80,38 +87,20 @@ async function main(): Promise<void> {
     startupMs: Date.now() - started,
   });
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    accepting = false;
-    logger.info('shutting down', { event: 'shutdown_started', signal });
-    const deadline = setTimeout(() => {
-      logger.error('shutdown timed out; exiting', { event: 'shutdown_timeout' });
-      process.exit(1);
-    }, config.shutdownTimeoutMs);
-    deadline.unref();
-    // In-flight requests (uploads included) finish while the poller checkpoints and lets go of its leases.
-    await Promise.all([closeServer(server, logger), poller?.stop()]);
-    await storage.close();
-    logger.info('stopped', { event: 'stopped' });
-    clearTimeout(deadline);
-    logger.on('finish', () => process.exit(0));
-    logger.end();
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-}
-
-/** Stops accepting connections, lets in-flight requests finish, and closes idle keep-alive sockets. */
-function closeServer(server: Server, logger: Logger): Promise<void> {
-  return new Promise((resolve) => {
-    server.close((error) => {
-      if (error) logger.warn('server close reported an error', { error: error.message });
-      resolve();
-    });
-    server.closeIdleConnections();
-  });
+  new GracefulShutdown({
+    server,
+    logger,
+    timeoutMs: config.shutdownTimeoutMs,
+    drainDelayMs: config.shutdownDrainDelayMs,
+    stopAccepting: () => {
+      accepting = false;
+    },
+    stopWork: async () => poller?.stop(),
+    closeResources: async (remainingMs) => {
+      await alerter.close(Math.min(5000, remainingMs));
+      await storage.close();
+    },
+  }).listen();
 }
 
 main().catch((error: unknown) => {

@@ -75,6 +75,12 @@ export function createMetrics() {
       labelNames: ['kind'] as const,
       registers,
     }),
+    alerts: new Counter({
+      name: 'intake_alerts_total',
+      help: 'Webhook alerts by kind (job, storage, summary) and outcome (sent, failed, dropped, deduplicated, suppressed).',
+      labelNames: ['kind', 'outcome'] as const,
+      registers,
+    }),
   };
 }
 

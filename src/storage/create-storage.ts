@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Config } from '../config.js';
-import { createDynamoClient, createS3Client, type AwsClientOptions } from './aws/clients.js';
+import { createDynamoClient, createS3Client, reportSdkRetries, type AwsClientOptions } from './aws/clients.js';
 import { DynamoControlStore } from './aws/dynamo-control-store.js';
 import { DynamoRateLimitStore } from './aws/dynamo-rate-limit-store.js';
 import { DynamoRecordStore } from './aws/dynamo-record-store.js';
@@ -44,10 +44,12 @@ export async function createStorage(config: Config, hooks: StorageHooks = {}): P
       credentials: hooks.credentials,
     };
     const s3 = createS3Client(clientOptions);
+    if (hooks.onRetry) reportSdkRetries(s3, 's3', hooks.onRetry);
     objects = new S3ObjectStore(s3, config.aws.region, names.probeBucket);
     closeEngine = async () => s3.destroy();
   }
   const dynamo = createDynamoClient(clientOptions);
+  if (hooks.onRetry) reportSdkRetries(dynamo, 'dynamodb', hooks.onRetry);
   const control = new DynamoControlStore(dynamo, names.controlTable);
   const records = new DynamoRecordStore(dynamo, {
     writeConcurrency: config.poller.writeConcurrency,

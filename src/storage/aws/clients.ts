@@ -47,3 +47,33 @@ export function createS3Client(options: AwsClientOptions): S3Client {
     requestHandler: httpHandler(options.maxSockets ?? 64),
   });
 }
+
+/**
+ * Reports the SDK's own retries (maxAttempts above) to `onRetry`, once per retried
+ * attempt, as `sdk_<service>`. The retry middleware records the attempts it made in
+ * `$metadata.attempts` of the result or of the final error; this reads it from outside.
+ */
+export function reportSdkRetries(
+  client: DynamoDBClient | S3Client,
+  service: 'dynamodb' | 's3',
+  onRetry: (reason: string) => void,
+): void {
+  const count = (value: unknown) => {
+    const attempts = (value as { $metadata?: { attempts?: number } } | undefined)?.$metadata?.attempts ?? 1;
+    for (let i = 1; i < attempts; i++) onRetry(`sdk_${service}`);
+  };
+  // The middleware touches only `$metadata`, which every client's output and errors share.
+  (client as DynamoDBClient).middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        const result = await next(args);
+        count(result.output);
+        return result;
+      } catch (error) {
+        count(error);
+        throw error;
+      }
+    },
+    { step: 'initialize', name: 'intakeRetryCounter' },
+  );
+}
