@@ -329,7 +329,7 @@ describe('file uploads', () => {
       await expectNothingStored(t, p);
       await expectNothingStored(t, other);
 
-      // A files:write key may upload but not read jobs.
+      // A files:write key may upload and follow its jobs, but not read records.
       // (An explicit type: fauxqs refuses application/x-www-form-urlencoded objects, superagent's default for strings.)
       const up = await request(t.app)
         .put(`/v1/projects/${p.id}/files/a.csv`)
@@ -338,8 +338,12 @@ describe('file uploads', () => {
         .send(csv(1));
       expect(up.status).toBe(202);
       const jobs = await request(t.app).get(`/v1/projects/${p.id}/jobs`).set('X-API-Key', writeOnly.body.key);
-      expect(jobs.status).toBe(403);
-      expect(jobs.body.error.code).toBe('insufficient_scope');
+      expect(jobs.status, JSON.stringify(jobs.body)).toBe(200);
+      const job = await request(t.app).get(`/v1/projects/${p.id}/jobs/${String(up.body.jobId)}`).set('X-API-Key', writeOnly.body.key);
+      expect(job.status).toBe(200);
+      const records = await request(t.app).get(`/v1/projects/${p.id}/records`).set('X-API-Key', writeOnly.body.key);
+      expect(records.status).toBe(403);
+      expect(records.body.error.code).toBe('insufficient_scope');
       const noKeyJobs = await request(t.app).get(`/v1/projects/${p.id}/jobs/${String(up.body.jobId)}`);
       expect(noKeyJobs.status).toBe(401);
     });

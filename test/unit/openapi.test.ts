@@ -196,10 +196,15 @@ describe('openapi.yaml as a document', () => {
         if (JSON.stringify(security) !== JSON.stringify([{ adminToken: [] }])) problems.push(`${opName(op)}: admin token only`);
         if (!responses['401']) problems.push(`${opName(op)}: 401 not documented`);
       } else {
-        const scopes = asObject(security.find((s) => 'apiKey' in s)).apiKey;
-        const expected = [{ apiKey: scopes }, { apiKeyBearer: scopes }, { adminToken: [] }];
-        if (!Array.isArray(scopes) || scopes.length !== 1 || JSON.stringify(security) !== JSON.stringify(expected)) {
-          problems.push(`${opName(op)}: a key of the project (one scope, either header) or the admin token`);
+        // Any one of the listed scopes will do: each scope appears once per key header.
+        const keyScopes = security.filter((s) => 'apiKey' in s).map((s) => asObject(s).apiKey as unknown);
+        const expected = [
+          ...keyScopes.flatMap((scopes) => [{ apiKey: scopes }, { apiKeyBearer: scopes }]),
+          { adminToken: [] },
+        ];
+        const wellFormed = keyScopes.length > 0 && keyScopes.every((s) => Array.isArray(s) && s.length === 1);
+        if (!wellFormed || JSON.stringify(security) !== JSON.stringify(expected)) {
+          problems.push(`${opName(op)}: a key of the project (one scope per entry, either header) or the admin token`);
         }
         for (const status of ['401', '403', '404', '429']) if (!responses[status]) problems.push(`${opName(op)}: ${status} not documented`);
       }

@@ -50,8 +50,8 @@ export function createAuth(deps: AuthDeps) {
     next();
   };
 
-  /** For /v1/projects/:projectId/...: an admin token, or a key of that project holding `scope`. */
-  const requireProject = (scope: Scope) => async (req: Request, res: Response, next: NextFunction) => {
+  /** For /v1/projects/:projectId/...: an admin token, or a key of that project holding one of `scopes`. */
+  const requireProject = (...scopes: Scope[]) => async (req: Request, res: Response, next: NextFunction) => {
     const projectId = String(req.params.projectId);
     res.locals.projectId = projectId;
     const presented = req.get('x-api-key') ?? bearer(req);
@@ -82,9 +82,9 @@ export function createAuth(deps: AuthDeps) {
           throw errors.ipNotAllowed();
         }
       }
-      if (!key.scopes.includes(scope)) {
+      if (!scopes.some((scope) => key.scopes.includes(scope))) {
         fail(req, res, 'insufficient_scope', presented);
-        throw errors.insufficientScope(scope);
+        throw errors.insufficientScope(scopes.join(' or '));
       }
     }
     res.locals.project = await deps.projects.get(projectId);

@@ -221,7 +221,7 @@ export function createRateLimits(deps: RateLimitDeps) {
     limit(auth: Auth): Auth {
       return {
         requireAdmin: guard(auth.requireAdmin, false),
-        requireProject: (scope) => guard(auth.requireProject(scope), true),
+        requireProject: (...scopes) => guard(auth.requireProject(...scopes), true),
       };
     },
   };

@@ -59,7 +59,8 @@ export function registerFileRoutes(router: Router, deps: RouteDeps): void {
     },
   );
 
-  router.get('/v1/projects/:projectId/jobs', requireProject('records:read'), async (req, res) => {
+  // A key that may upload may also follow the jobs of its uploads.
+  router.get('/v1/projects/:projectId/jobs', requireProject('records:read', 'files:write'), async (req, res) => {
     const project = res.locals.project!;
     const limit = parseLimit(req.query.limit, 100, 1, 1000);
     const rawCursor = req.query.cursor;
@@ -73,7 +74,7 @@ export function registerFileRoutes(router: Router, deps: RouteDeps): void {
     });
   });
 
-  router.get('/v1/projects/:projectId/jobs/:jobId', requireProject('records:read'), async (req, res) => {
+  router.get('/v1/projects/:projectId/jobs/:jobId', requireProject('records:read', 'files:write'), async (req, res) => {
     const jobId = String(req.params.jobId);
     const job = jobId.length <= 64 ? await deps.storage.control.getJob(res.locals.project!.id, jobId) : null;
     if (!job) throw errors.jobNotFound(jobId);
