@@ -182,7 +182,8 @@ describe('slow and oversized clients against the server process', () => {
       });
       req.on('error', reject);
       let sent = 0;
-      // About 1.6 MB/s: slow enough to span several body windows and the headers timeout.
+      // About 1.1 MB/s (96 chunks, one per 60 ms, ~5.8 s): slow enough to span several body
+      // windows and the headers timeout with margin, since timers only ever fire late.
       const timer = setInterval(() => {
         req.write(chunk);
         sent += chunk.length;
@@ -190,7 +191,7 @@ describe('slow and oversized clients against the server process', () => {
           clearInterval(timer);
           req.end();
         }
-      }, 40);
+      }, 60);
     });
     expect(Date.now() - opened).toBeGreaterThan(HEADERS_TIMEOUT_MS + 2 * BODY_WINDOW_MS);
     expect(status).toBe(202);
