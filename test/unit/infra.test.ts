@@ -1,8 +1,10 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { App, Aspects } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   DeploymentConfigError,
   readDeploymentConfig,
@@ -25,9 +27,15 @@ function configFrom(context: Record<string, unknown>): IntakeDeploymentConfig {
   return readDeploymentConfig((key) => merged[key]);
 }
 
+// Synthesis writes a cloud assembly; keep it in one folder of ours that is removed afterwards
+// (without an outdir every App leaves a cdk.out* folder in the system temp dir).
+const assemblies = mkdtempSync(path.join(os.tmpdir(), 'intake-cdk-test-'));
+let synthCount = 0;
+afterAll(() => rmSync(assemblies, { recursive: true, force: true }));
+
 function synth(context: Record<string, unknown> = {}, withNag = false) {
   const config = configFrom({ region: REGION, certificateArn: CERTIFICATE, imageTag: 'git-3f2a9c1', ...context });
-  const app = new App({ context: cdkJson.context });
+  const app = new App({ context: cdkJson.context, outdir: path.join(assemblies, String(synthCount++)) });
   const stack = new IntakeStack(app, 'IntakeTest', { config });
   if (withNag) Aspects.of(stack).add(new AwsSolutionsChecks());
   return { stack, template: Template.fromStack(stack), config };
