@@ -1,0 +1,62 @@
+// What a bench run measures, from the environment:
+//   BENCH_QUICK=1          small sizes and one run each: a smoke run of a few minutes
+//   BENCH_ONLY=upload,push only these groups (upload, ingest, aws, push, read, scaling)
+//   BENCH_RUNS=3           runs per figure (the median is reported)
+//   BENCH_SERVER_NODE_ARGS extra node flags for the Intake server, e.g. "--cpu-prof --cpu-prof-dir=bench/.data/prof"
+import path from 'node:path';
+import { loadConfig } from '../../src/config.js';
+import { BENCH_DIR } from './children.js';
+
+export interface BenchOptions {
+  quick: boolean;
+  only: Set<string> | undefined;
+  runs: number;
+  /** Runs of the slowest figures (1M rows). */
+  largeRuns: number;
+  uploadBytes: number;
+  ingestSizes: number[];
+  scalingSizes: number[];
+  formatRows: number;
+  awsRows: number;
+  pushSeconds: number;
+  pushClients: number;
+  readRows: number;
+  readSeconds: number;
+  readClients: number;
+  /** Intake's default write concurrency per job: every ceiling writes at the same. */
+  writeConcurrency: number;
+  dataDir: string;
+  resultsFile: string;
+  serverNodeArgs: string[];
+}
+
+export function benchOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions {
+  const quick = env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true';
+  const only = env.BENCH_ONLY ? new Set(env.BENCH_ONLY.split(',').map((s) => s.trim())) : undefined;
+  const runs = Number(env.BENCH_RUNS ?? (quick ? 1 : 3));
+  const config = loadConfig({});
+  return {
+    quick,
+    only,
+    runs,
+    largeRuns: Number(env.BENCH_LARGE_RUNS ?? (quick ? 1 : 2)),
+    uploadBytes: quick ? 128 * 1024 * 1024 : 1024 * 1024 * 1024,
+    ingestSizes: quick ? [20_000, 100_000] : [100_000, 1_000_000],
+    scalingSizes: quick ? [2_000, 20_000, 100_000] : [10_000, 100_000, 1_000_000],
+    formatRows: quick ? 20_000 : 100_000,
+    awsRows: quick ? 10_000 : 100_000,
+    pushSeconds: quick ? 3 : 6,
+    pushClients: 16,
+    readRows: quick ? 100_000 : 1_000_000,
+    readSeconds: quick ? 3 : 6,
+    readClients: 16,
+    writeConcurrency: config.poller.writeConcurrency,
+    dataDir: path.join(BENCH_DIR, '.data'),
+    resultsFile: path.join(BENCH_DIR, '.results', 'latest.json'),
+    serverNodeArgs: env.BENCH_SERVER_NODE_ARGS ? env.BENCH_SERVER_NODE_ARGS.split(/\s+/).filter(Boolean) : [],
+  };
+}
+
+export function wanted(options: BenchOptions, group: string): boolean {
+  return options.only === undefined || options.only.has(group);
+}
