@@ -32,6 +32,68 @@ export function jsonDepthExceeds(text: string, limit: number): boolean {
   return false;
 }
 
+/** Keys in a parsed value, counted over every nested object. */
+function countKeys(value: unknown): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  let count = 0;
+  if (Array.isArray(value)) {
+    for (const item of value) count += countKeys(item);
+    return count;
+  }
+  for (const key of Object.keys(value)) count += 1 + countKeys((value as Record<string, unknown>)[key]);
+  return count;
+}
+
+/**
+ * The fast path of exact parsing: JSON.parse, used only when it provably gives what
+ * lossless-json gives. That holds when every number token reads back as the same text
+ * (String(Number(token)) === token: no digit lost past 2^53 or 17 significant digits, no
+ * exponent, no trailing zero, no -0) and no object repeats a key (lossless-json refuses a
+ * key repeated with another value; JSON.parse keeps the last). JSON.parse already stores
+ * `__proto__` as an own data key. Anything else returns undefined (which no JSON text
+ * parses to) and the caller takes the lossless path, which also words every syntax error.
+ */
+export function parsePlainJson(text: string): unknown {
+  let keys = 0;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34 /* " */) {
+      // The closing quote is the next one not escaped by an odd run of backslashes.
+      for (i = text.indexOf('"', i + 1); i !== -1; i = text.indexOf('"', i + 1)) {
+        let backslashes = 0;
+        while (text.charCodeAt(i - 1 - backslashes) === 92 /* \ */) backslashes++;
+        if (backslashes % 2 === 0) break;
+      }
+      if (i === -1) return undefined;
+      let j = i + 1;
+      while (j < n) {
+        const w = text.charCodeAt(j);
+        if (w !== 32 && w !== 9 && w !== 10 && w !== 13) break;
+        j++;
+      }
+      if (text.charCodeAt(j) === 58 /* : */) keys++;
+    } else if (c === 45 /* - */ || (c >= 48 && c <= 57)) {
+      let j = i + 1;
+      while (j < n) {
+        const d = text.charCodeAt(j);
+        // digits . e E + -
+        if ((d >= 48 && d <= 57) || d === 46 || d === 101 || d === 69 || d === 43 || d === 45) j++;
+        else break;
+      }
+      const token = text.slice(i, j);
+      if (String(Number(token)) !== token) return undefined;
+      i = j - 1;
+    }
+  }
+  try {
+    const value: unknown = JSON.parse(text);
+    return countKeys(value) === keys ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Parses JSON keeping every number exactly as written (big integers, long decimals) and
  * `__proto__`/`constructor` as ordinary data keys. Throws malformed_json.
@@ -40,6 +102,8 @@ export function parseJsonExact(text: string, maxDepth: number): unknown {
   if (jsonDepthExceeds(text, maxDepth)) {
     throw errors.invalidBody(`JSON nesting deeper than ${maxDepth} levels is not accepted.`);
   }
+  const plain = parsePlainJson(text);
+  if (plain !== undefined) return plain;
   try {
     return parse(text);
   } catch (error) {
@@ -51,7 +115,19 @@ export function isPlainRecord(value: unknown): value is Record<string, unknown> 
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !isLosslessNumber(value);
 }
 
-/** JSON text of a value parsed by parseJsonExact, numbers as they were written. */
+function holdsLosslessNumber(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (isLosslessNumber(value)) return true;
+  if (Array.isArray(value)) return value.some(holdsLosslessNumber);
+  for (const key of Object.keys(value)) if (holdsLosslessNumber((value as Record<string, unknown>)[key])) return true;
+  return false;
+}
+
+/**
+ * JSON text of a value parsed by parseJsonExact, numbers as they were written. Values
+ * without a LosslessNumber (the fast path's) print the same with the native stringify.
+ */
 export function toJsonText(value: unknown): string {
+  if (!holdsLosslessNumber(value)) return JSON.stringify(value) ?? 'null';
   return stringify(value) ?? 'null';
 }
