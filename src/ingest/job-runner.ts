@@ -22,9 +22,12 @@ import type {
 import { MAX_INLINE_ERRORS } from './jobs.js';
 import { openRecordFile } from './parsers/open-record-file.js';
 import { FileRejectedError } from './parsers/types.js';
+import { WriteWindow } from './write-window.js';
 
-/** Rows per write chunk: 20 BatchWriteItem calls of 25, spread over the write workers. */
-const CHUNK_ROWS = 500;
+/** Rows per write: one BatchWriteItem call (DynamoDB takes at most 25 puts in one). */
+const BATCH_ROWS = 25;
+/** Parallel BatchWriteItem calls per job when the deps do not say (INTAKE_WRITE_CONCURRENCY's default). */
+const DEFAULT_WRITE_CONCURRENCY = 4;
 const CHECKPOINT_EVERY_MS = 2000;
 /** A job that keeps failing for reasons other than storage outages is failed after this many claims. */
 const MAX_ATTEMPTS = 3;
@@ -40,6 +43,8 @@ export interface JobRunnerDeps {
   owner: string;
   leaseMs: number;
   maxDecompressedBytes: number;
+  /** BatchWriteItem calls one job keeps in flight. */
+  writeConcurrency?: number;
 }
 
 export type RunResult =
@@ -142,7 +147,10 @@ export class JobRunner {
 
     let chunk: StoredRecord[] = [];
     let chunkLastRow = 0;
-    let inFlight: Promise<void> = Promise.resolve();
+    // Batches are written while the next ones are parsed, always this many in flight, so
+    // storage never waits on a slow batch at the end of a chunk. Checkpoints promise only
+    // the rows through which every batch has finished.
+    const writes = new WriteWindow(this.deps.writeConcurrency ?? DEFAULT_WRITE_CONCURRENCY, job.checkpointRow);
     let lastCheckpoint = Date.now();
 
     const reject = (row: number, code: string, message: string) => {
@@ -152,19 +160,14 @@ export class JobRunner {
       report.add(error);
     };
     const flush = async () => {
-      // One chunk in flight while the next is parsed; awaiting it keeps the checkpoint exact.
-      await inFlight;
       if (leaseLost()) throw new LeaseLostError();
       const batch = chunk;
-      const lastRow = chunkLastRow;
       chunk = [];
-      inFlight = records.putRecords(project.tableName, batch).then(() => {
+      await writes.add(() => records.putRecords(project.tableName, batch), chunkLastRow, () => {
         progress.recordsWritten += batch.length;
-        progress.checkpointRow = Math.max(progress.checkpointRow, lastRow);
+        progress.checkpointRow = Math.max(progress.checkpointRow, writes.storedThrough);
       });
-      inFlight.catch(() => undefined);
       if (Date.now() - lastCheckpoint >= CHECKPOINT_EVERY_MS) {
-        await inFlight;
         progress.bytesRead = counter.bytes;
         progress.notices = [...opened.notices];
         if (!(await control.checkpointJob(project.id, job.id, owner, leaseMs, progress))) throw new LeaseLostError();
@@ -175,8 +178,8 @@ export class JobRunner {
     try {
       await consume();
     } catch (error) {
-      // Rows already handed to storage count (or, if that write failed, its error wins).
-      await inFlight;
+      // Rows already handed to storage count (or, if one of those writes failed, its error wins).
+      await writes.drain();
       progress.bytesRead = counter.bytes;
       progress.notices = [...opened.notices];
       throw error;
@@ -195,7 +198,7 @@ export class JobRunner {
         throw error;
       }
       if (chunk.length > 0) await flush();
-      await inFlight;
+      await writes.drain();
     }
 
     async function consumeRows() {
@@ -223,7 +226,7 @@ export class JobRunner {
         }
         chunk.push(record);
         chunkLastRow = row.row;
-        if (chunk.length >= CHUNK_ROWS) await flush();
+        if (chunk.length >= BATCH_ROWS) await flush();
       }
     }
   }

@@ -13,6 +13,8 @@ export interface PollerOptions {
   /** Longest wait between polls when nothing is found (idle backoff). */
   maxIdleIntervalMs: number;
   concurrency: number;
+  /** BatchWriteItem calls each job keeps in flight (INTAKE_WRITE_CONCURRENCY). */
+  writeConcurrency?: number;
   leaseMs: number;
   maxDecompressedBytes: number;
   /**
@@ -56,6 +58,7 @@ export class Poller {
       owner: this.owner,
       leaseMs: options.leaseMs,
       maxDecompressedBytes: options.maxDecompressedBytes,
+      writeConcurrency: options.writeConcurrency,
     });
   }
 

@@ -44,6 +44,7 @@ async function main(): Promise<void> {
         intervalMs: config.poller.intervalMs,
         maxIdleIntervalMs: Math.max(config.poller.intervalMs, 15_000),
         concurrency: config.poller.concurrency,
+        writeConcurrency: config.poller.writeConcurrency,
         leaseMs: config.poller.leaseMs,
         maxDecompressedBytes: config.limits.maxDecompressedBytes,
         settleMs: 2000,
