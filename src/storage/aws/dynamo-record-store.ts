@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errors } from '../../errors.js';
+import { GroupCommit } from '../group-commit.js';
 import type { RecordPage, RecordStore, StoredRecord } from '../ports.js';
 import { errorName, guard, isTransientStorageError, toStorageError } from './aws-errors.js';
 import { ensureDynamoTable } from './dynamo-tables.js';
@@ -39,10 +40,19 @@ export interface DynamoRecordStoreOptions {
 }
 
 export class DynamoRecordStore implements RecordStore {
+  /** Small puts (a few pushed records each) share BatchWriteItem calls under load. */
+  private readonly smallPuts: GroupCommit<WriteRequest>;
+
   constructor(
     private readonly client: DynamoDBClient,
     private readonly options: DynamoRecordStoreOptions,
-  ) {}
+  ) {
+    this.smallPuts = new GroupCommit(
+      (table, requests) => this.writeBatch(table, requests),
+      (request) => request.PutRequest!.Item!.id!.S!,
+      options.writeConcurrency,
+    );
+  }
 
   async ensureTable(table: string): Promise<void> {
     await ensureDynamoTable(this.client, {
@@ -62,6 +72,10 @@ export class DynamoRecordStore implements RecordStore {
         byId.set(record.id, { PutRequest: { Item: toItem(record) } });
       }
       chunks.push([...byId.values()]);
+    }
+    if (chunks.length === 1 && chunks[0]!.length < BATCH_SIZE) {
+      await this.smallPuts.add(table, chunks[0]!);
+      return;
     }
     let next = 0;
     const worker = async () => {
