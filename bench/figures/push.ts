@@ -18,16 +18,20 @@ function pushBody(records: number): string {
 
 export async function pushFigures(options: BenchOptions, results: Results): Promise<void> {
   const root = path.join(options.dataDir, 'push');
-  const intake = await IntakeServer.start({ dataDir: path.join(root, 'intake'), nodeArgs: options.serverNodeArgs });
   const echo = spawnChild([path.join(BENCH_DIR, 'ceilings', 'express-echo-server.ts')]);
   const duration = options.pushSeconds;
+  let intake: IntakeServer | undefined;
   try {
     const echoPort = Number(await echo.waitFor(/LISTENING (\d+)/, 30_000));
-    const project = await intake.createProject('bench-push');
-    const url = `${intake.base}/v1/projects/${project.id}/records`;
-    const headers = { 'Content-Type': 'application/json', 'X-API-Key': project.key };
-    let ceilingRun = 0;
     for (const perRequest of [1, 100, 1000]) {
+      // Each body size starts on empty storage on both sides; its runs then add up on
+      // both sides alike (Intake's table and the ceiling's grow over the runs).
+      await intake?.stop();
+      intake = await IntakeServer.start({ dataDir: path.join(root, `intake-${perRequest}`), nodeArgs: options.serverNodeArgs });
+      const project = await intake.createProject('bench-push');
+      const url = `${intake.base}/v1/projects/${project.id}/records`;
+      const headers = { 'Content-Type': 'application/json', 'X-API-Key': project.key };
+      const ceilingDir = path.join(root, `ceiling-${perRequest}`);
       // Fewer clients for bigger bodies (16, 8, 4), so each run completes many requests of every size.
       const connections = perRequest === 1 ? options.pushClients : perRequest === 100 ? options.pushClients / 2 : options.pushClients / 4;
       const body = pushBody(perRequest);
@@ -36,17 +40,15 @@ export async function pushFigures(options: BenchOptions, results: Results): Prom
       const runs: Record<string, number>[] = [];
       for (let run = 0; run < options.runs; run++) {
         const pushed = await load({ url, method: 'POST', headers, body, connections, duration });
-        const dir = path.join(root, `ceiling-${++ceilingRun}`);
         const direct = await runCeiling<{ recordsPerSecond: number }>('direct-write.ts', {
           mode: 'push',
-          target: { kind: 'embedded', dir },
-          table: 'ceiling-push',
+          target: { kind: 'embedded', dir: ceilingDir },
+          table: `ceiling-push-${run}`,
           perRequest,
           clients: connections,
           concurrency: options.writeConcurrency,
           durationMs: duration * 1000,
         });
-        await fs.rm(dir, { recursive: true, force: true });
         const intakeRecords = pushed.requestsPerSecond * perRequest;
         const r: Record<string, number> = {
           intakeRequestsPerSecond: pushed.requestsPerSecond,
@@ -90,7 +92,7 @@ export async function pushFigures(options: BenchOptions, results: Results): Prom
       }
     }
   } finally {
-    await Promise.all([intake.stop(), echo.stop()]);
+    await Promise.all([intake?.stop(), echo.stop()]);
     await fs.rm(root, { recursive: true, force: true });
   }
 }

@@ -3,6 +3,7 @@
 //   BENCH_ONLY=upload,push only these groups (upload, ingest, aws, push, read, scaling)
 //   BENCH_RUNS=3           runs per figure (the median is reported)
 //   BENCH_SERVER_NODE_ARGS extra node flags for the Intake server, e.g. "--cpu-prof --cpu-prof-dir=bench/.data/prof"
+//   BENCH_INGEST_SIZES=100000  CSV sizes of the ingest group (comma-separated rows)
 import path from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { BENCH_DIR } from './children.js';
@@ -41,7 +42,11 @@ export function benchOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions
     runs,
     largeRuns: Number(env.BENCH_LARGE_RUNS ?? (quick ? 1 : 2)),
     uploadBytes: quick ? 128 * 1024 * 1024 : 1024 * 1024 * 1024,
-    ingestSizes: quick ? [20_000, 100_000] : [100_000, 1_000_000],
+    ingestSizes: env.BENCH_INGEST_SIZES
+      ? env.BENCH_INGEST_SIZES.split(',').map(Number)
+      : quick
+        ? [20_000, 100_000]
+        : [100_000, 1_000_000],
     scalingSizes: quick ? [2_000, 20_000, 100_000] : [10_000, 100_000, 1_000_000],
     formatRows: quick ? 20_000 : 100_000,
     awsRows: quick ? 10_000 : 100_000,
