@@ -122,7 +122,7 @@ function closeAfterResponse(res: ServerResponse): void {
   if (!res.headersSent) res.setHeader('Connection', 'close');
 }
 
-function flushLogger(logger: Logger, boundMs: number): Promise<void> {
+export function flushLogger(logger: Logger, boundMs: number): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, boundMs);
     logger.once('finish', () => {

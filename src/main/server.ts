@@ -10,7 +10,7 @@ import { createServices } from '../services.js';
 import { Poller } from '../ingest/poller.js';
 import { createStorage } from '../storage/create-storage.js';
 import { resolveAdminToken } from './admin-token.js';
-import { GracefulShutdown } from './graceful-shutdown.js';
+import { flushLogger, GracefulShutdown } from './graceful-shutdown.js';
 
 /** Entry point: HTTP server (and the background poller) for one task. */
 async function main(): Promise<void> {
@@ -32,7 +32,14 @@ async function main(): Promise<void> {
   const alerter = new Alerter({ webhookUrl: config.alertWebhookUrl, logger, metrics });
   const started = Date.now();
   const storage = watchStorageFailures(
-    await createStorage(config, { onRetry: (reason) => metrics.storageRetries.inc({ reason }) }),
+    await createStorage(config, {
+      onRetry: (reason) => metrics.storageRetries.inc({ reason }),
+      // Without its engine the embedded mode can store nothing: stop, so a supervisor restarts it.
+      onEngineCrash: (error) => {
+        logger.error('the embedded storage engine stopped; exiting', { event: 'engine_crashed', error: error.message });
+        void flushLogger(logger, 500).finally(() => process.exit(1));
+      },
+    }),
     (failure) => alerter.storageFailed(failure),
   );
   let poller: Poller | undefined;

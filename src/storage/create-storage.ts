@@ -14,11 +14,13 @@ export interface StorageHooks {
   onRetry?: (reason: string) => void;
   /** Static credentials (tests against emulators); the default credentials chain otherwise. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** The embedded engine's thread stopped on its own (embedded mode only). */
+  onEngineCrash?: (error: Error) => void;
 }
 
 /**
  * Builds the storage adapters for the configured mode. Both modes use the same DynamoDB
- * adapters; only the endpoint (dynalite in-process or AWS) and the object store differ.
+ * adapters; only the endpoint (dynalite on its own thread, or AWS) and the object store differ.
  */
 export async function createStorage(config: Config, hooks: StorageHooks = {}): Promise<Storage> {
   const names = storageNames(config.namePrefix);
@@ -27,7 +29,7 @@ export async function createStorage(config: Config, hooks: StorageHooks = {}): P
   let closeEngine: () => Promise<void> = async () => undefined;
 
   if (config.storage === 'embedded') {
-    const engine = await startEmbeddedDynamo(path.join(config.dataDir, 'dynamodb'));
+    const engine = await startEmbeddedDynamo(path.join(config.dataDir, 'dynamodb'), { onCrash: hooks.onEngineCrash });
     closeEngine = engine.close;
     clientOptions = {
       region: 'local',

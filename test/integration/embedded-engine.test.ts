@@ -63,4 +63,72 @@ describe('embedded DynamoDB engine', () => {
       client.destroy();
     }
   }, 120_000);
+
+  it('runs beside the caller: a busy caller thread does not stop it answering', async () => {
+    const client = createDynamoClient({
+      region: 'local',
+      dynamodbEndpoint: engine.endpoint,
+      credentials: { accessKeyId: 'embedded', secretAccessKey: 'embedded' },
+    });
+    try {
+      const records = new DynamoRecordStore(client, { writeConcurrency: 4 });
+      await records.ensureTable('thread-records');
+      // A raw request from a child process while this thread spins: an engine on this
+      // thread could not answer until the spin ends.
+      const { spawn } = await import('node:child_process');
+      const body = JSON.stringify({ TableName: 'thread-records' });
+      const probe = spawn(process.execPath, [
+        '-e',
+        `fetch(${JSON.stringify(engine.endpoint)}, { method: 'POST', body: ${JSON.stringify(body)}, headers: {
+          'Content-Type': 'application/x-amz-json-1.0', 'X-Amz-Target': 'DynamoDB_20120810.DescribeTable',
+          Authorization: 'AWS4-HMAC-SHA256 Credential=embedded/20260101/local/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+          'X-Amz-Date': '20260101T000000Z' } }).then((r) => r.text()).then((t) => { process.stdout.write(String(Date.now()) + ' ' + t); })`,
+      ]);
+      let out = '';
+      probe.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise((resolve) => probe.on('close', resolve));
+      const spinUntil = Date.now() + 2000;
+      while (Date.now() < spinUntil && out === '') {
+        // Busy for the whole bound: this thread handles no events (out cannot grow) until it ends.
+      }
+      const spinEnded = Date.now();
+      await exited;
+      const [answeredAt, text] = [Number(out.slice(0, out.indexOf(' '))), out.slice(out.indexOf(' ') + 1)];
+      expect(text).toContain('thread-records');
+      expect(answeredAt).toBeLessThan(spinEnded);
+    } finally {
+      client.destroy();
+    }
+  }, 30_000);
+
+  it('keeps what was written across a close and a new start on the same directory', async () => {
+    const other = await fs.mkdtemp(path.join(os.tmpdir(), 'intake-embedded-restart-'));
+    try {
+      for (const round of [1, 2]) {
+        const started = await startEmbeddedDynamo(other);
+        const client = createDynamoClient({
+          region: 'local',
+          dynamodbEndpoint: started.endpoint,
+          credentials: { accessKeyId: 'embedded', secretAccessKey: 'embedded' },
+        });
+        const records = new DynamoRecordStore(client, { writeConcurrency: 4 });
+        await records.ensureTable('restart-records');
+        if (round === 1) {
+          await records.putRecords('restart-records', [{ id: 'r1', data: '{"a":1}', source: '{}', ingestedAt: '2026-11-25T00:00:00.000Z' }]);
+        } else {
+          expect((await records.getRecord('restart-records', 'r1'))?.data).toBe('{"a":1}');
+        }
+        client.destroy();
+        await started.close();
+      }
+    } finally {
+      await fs.rm(other, { recursive: true, force: true });
+    }
+  }, 30_000);
+
+  it('fails to start with a clear error when its directory cannot be made', async () => {
+    const file = path.join(dir, 'not-a-directory');
+    await fs.writeFile(file, 'x');
+    await expect(startEmbeddedDynamo(path.join(file, 'dynamodb'))).rejects.toThrow(/ENOTDIR|not a directory/i);
+  });
 });

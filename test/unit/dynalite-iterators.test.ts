@@ -2,7 +2,7 @@
 // closeDynaliteIterators gives abstract-level's iterators that method, so none stays open.
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { closeDynaliteIterators } from '../../src/storage/embedded/dynalite-engine.js';
+import { closeDynaliteIterators } from '../../src/storage/embedded/dynalite-iterators.js';
 
 interface Iterator {
   next(): Promise<unknown>;

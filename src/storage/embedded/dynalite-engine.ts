@@ -1,60 +1,87 @@
-import dynalite from 'dynalite';
-import fs from 'node:fs/promises';
-import type { Server } from 'node:http';
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { EngineMessage, EngineWorkerData } from './dynalite-worker.js';
+
+const CLOSE_BOUND_MS = 10_000;
 
 export interface EmbeddedDynamo {
   endpoint: string;
   close(): Promise<void>;
 }
 
-interface IteratorPrototype {
-  close(): Promise<void>;
-  return?: () => Promise<{ done: true; value: undefined }>;
+export interface EmbeddedDynamoOptions {
+  /** Called if the engine's thread stops on its own: storage is gone until a restart. */
+  onCrash?: (error: Error) => void;
 }
 
 /**
- * dynalite ends the LevelDB iterator behind every Query and Scan with `iterator.return()`,
- * which abstract-level's iterators do not have (they have `close()`), so each one stayed
- * open. An open iterator pins the table files it started on: LevelDB then never deletes
- * the files compaction replaces, and the database on disk, its memory maps and the
- * process's memory grow with every poll and every page read (a 300k-row ingest left 2 GB
- * of files for 150 MB of data). Giving the iterators the `return()` dynalite calls closes
- * them. The classes are found from dynalite's own dependencies, the copies it uses.
+ * The worker's entry. Compiled (dist/), it is the .js next to this file. From source
+ * (`npm start`, tests), Node cannot load a .ts worker entry by itself and module hooks
+ * registered with --import do not reach worker threads, so a one-line bootstrap registers
+ * tsx in the worker first and then imports the .ts entry.
  */
-export function closeDynaliteIterators(): void {
-  const fromDynalite = createRequire(createRequire(import.meta.url).resolve('dynalite'));
-  const fromClassicLevel = createRequire(fromDynalite.resolve('classic-level'));
-  const { AbstractIterator } = fromClassicLevel('abstract-level') as { AbstractIterator: { prototype: object } };
-  // The common base of entry, key and value iterators.
-  const common = Object.getPrototypeOf(AbstractIterator.prototype) as IteratorPrototype;
-  if (typeof common.close !== 'function' || typeof common.return === 'function') return;
-  common.return = async function (this: IteratorPrototype) {
-    await this.close();
-    return { done: true, value: undefined };
-  };
+function workerEntry(): { entry: string | URL; eval: boolean } {
+  const here = fileURLToPath(import.meta.url);
+  if (path.extname(here) !== '.ts') return { entry: new URL('./dynalite-worker.js', import.meta.url), eval: false };
+  // The ESM entry of tsx's API, resolved from here (not from the working directory).
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const worker = pathToFileURL(path.join(path.dirname(here), 'dynalite-worker.ts')).href;
+  const bootstrap =
+    `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(worker)}); })` +
+    `.catch((error) => { process.nextTick(() => { throw error; }); });`;
+  return { entry: bootstrap, eval: true };
 }
 
 /**
  * DynamoDB for the embedded mode: dynalite on LevelDB under the data dir, served on a
  * loopback port so the same SDK adapters speak the real DynamoDB API to it.
+ *
+ * The engine runs on its own thread. In the server's thread it took about a third of the
+ * time of every write (HTTP parsing, validation and LevelDB calls of dynalite), time the
+ * server could not spend answering requests or parsing files; on its own thread that work
+ * runs beside the server's on another core.
  */
-export async function startEmbeddedDynamo(dir: string): Promise<EmbeddedDynamo> {
-  closeDynaliteIterators();
-  await fs.mkdir(dir, { recursive: true });
-  const server: Server = dynalite({ path: dir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+export async function startEmbeddedDynamo(dir: string, options: EmbeddedDynamoOptions = {}): Promise<EmbeddedDynamo> {
+  const { entry, eval: isEval } = workerEntry();
+  const worker = new Worker(entry, { eval: isEval, workerData: { dir } satisfies EngineWorkerData });
+  let closing = false;
+  const port = await new Promise<number>((resolve, reject) => {
+    const onMessage = (message: EngineMessage) => {
+      if (message.type !== 'listening') return;
+      worker.off('error', reject);
+      worker.off('exit', onEarlyExit);
+      worker.off('message', onMessage);
+      resolve(message.port);
+    };
+    const onEarlyExit = (code: number) => reject(new Error(`The embedded DynamoDB engine stopped while starting (exit code ${code}).`));
+    worker.on('message', onMessage);
+    worker.once('error', reject);
+    worker.once('exit', onEarlyExit);
   });
-  const { port } = server.address() as AddressInfo;
+  let lastError: Error | undefined;
+  worker.on('error', (error) => {
+    lastError = error;
+  });
+  worker.once('exit', (code) => {
+    if (closing) return;
+    options.onCrash?.(lastError ?? new Error(`The embedded DynamoDB engine stopped (exit code ${code}).`));
+  });
   return {
     endpoint: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections?.();
-        server.close(() => resolve());
-      }),
+    close: async () => {
+      if (closing) return;
+      closing = true;
+      await new Promise<void>((resolve) => {
+        // The worker closes its server and LevelDB, answers, and then has nothing left to
+        // run. A close that hangs (a connection that never ends) is cut after a bound.
+        const bound = setTimeout(() => void worker.terminate(), CLOSE_BOUND_MS);
+        worker.once('exit', () => {
+          clearTimeout(bound);
+          resolve();
+        });
+        worker.postMessage({ type: 'close' });
+      });
+    },
   };
 }
