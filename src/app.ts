@@ -94,10 +94,12 @@ export function createApp(deps: AppDeps): IntakeApp {
   if (deps.config.corsOrigins.length > 0) app.use(corsForOrigins(deps.config.corsOrigins));
 
   const routes = Router();
-  registerSystemRoutes(routes, routeDeps);
-  registerProjectRoutes(routes, routeDeps);
+  // The router tries routes in this order; no two patterns overlap, so the busiest (record
+  // pushes and reads, uploads) come first and pay for the fewest failed matches.
   registerRecordRoutes(routes, routeDeps);
   registerFileRoutes(routes, routeDeps);
+  registerProjectRoutes(routes, routeDeps);
+  registerSystemRoutes(routes, routeDeps);
   app.use(routes);
   Object.defineProperty(app, 'routes', { value: routes });
 

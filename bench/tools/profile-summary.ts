@@ -57,4 +57,23 @@ const show = (m: Map<string, number>, n: number) =>
     .slice(0, n)
     .map(([k, us]) => `${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(7)} ms  ${k}`)
     .join('\n');
-console.log(`total ${(total / 1000).toFixed(0)} ms\n\nby area:\n${show(areas, 25)}\n\nby function:\n${show(fns, top)}`);
+// Inclusive time: a sample counts for every area and every function of our own code on
+// its stack (once each), so the cost of a middleware shows with everything it calls.
+const parent = new Map<number, number>();
+for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+const inclusive = new Map<string, number>();
+for (const [id, us] of self) {
+  const seen = new Set<string>();
+  for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+    const { functionName, url, lineNumber } = byId.get(at)!.callFrame;
+    const a = area(url);
+    if (a === '(native/vm)' || a.startsWith('node:')) continue;
+    seen.add(a);
+    if (a.startsWith('src/')) seen.add(`${functionName || '(anonymous)'} ${a}:${lineNumber + 1}`);
+  }
+  for (const k of seen) inclusive.set(k, (inclusive.get(k) ?? 0) + us);
+}
+console.log(
+  `total ${(total / 1000).toFixed(0)} ms\n\nby area:\n${show(areas, 25)}\n\nby function:\n${show(fns, top)}` +
+    `\n\ninclusive (area or own function anywhere on the stack):\n${show(inclusive, top)}`,
+);

@@ -1,8 +1,24 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 import { monotonicFactory } from 'ulid';
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-const nextUlid = monotonicFactory();
+
+/**
+ * The same CSPRNG bytes ulid's default draws, taken from a pool refilled 4 KiB at a time:
+ * the default asks the system for one byte per character (16 calls per id), which cost
+ * about a twentieth of a small push's time.
+ */
+const pool = Buffer.alloc(4096);
+let poolAt = pool.length;
+function pooledRandom(): number {
+  if (poolAt === pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  return pool[poolAt++]! / 256;
+}
+
+const nextUlid = monotonicFactory(pooledRandom);
 
 /** A new time-ordered id (ULID) for records pushed without an Idempotency-Key. */
 export function newRecordId(): string {

@@ -45,10 +45,15 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions): Logger {
   const secrets = options.secrets ?? [];
   const silent = options.level === 'silent';
-  return winston.createLogger({
-    level: silent ? 'error' : options.level,
+  const level = silent ? 'error' : options.level;
+  // winston formats every entry before its transports drop those below their level: this
+  // gate drops them first, so an entry nobody will see costs no timestamp or redaction.
+  const atLevel = winston.format((info) => (logger.isLevelEnabled(info.level) ? info : false));
+  const logger: Logger = winston.createLogger({
+    level,
     silent,
     format: winston.format.combine(
+      atLevel(),
       winston.format.timestamp(),
       redactFormat({ secrets }),
       winston.format.json(),
@@ -60,4 +65,5 @@ export function createLogger(options: LoggerOptions): Logger {
         : new winston.transports.Console(),
     ],
   });
+  return logger;
 }

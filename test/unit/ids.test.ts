@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { deterministicId, newRecordId } from '../../src/domain/ids.js';
 
 const CROCKFORD_26 = /^[0-9A-HJKMNP-TV-Z]{26}$/;
@@ -43,5 +43,27 @@ describe('newRecordId', () => {
     expect(new Set(ids).size).toBe(1000);
     for (const id of ids) expect(id).toMatch(CROCKFORD_26);
     expect([...ids].sort()).toEqual(ids);
+  });
+
+  it('draws fresh random parts for every millisecond, past refills of the entropy pool', () => {
+    // One id per millisecond takes 16 random characters each: 600 ids use the 4 KiB pool twice over.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      // Later than any id made so far in this process: the factory only increments an earlier time's random part.
+      const start = Date.UTC(2200, 0, 1);
+      const ids = Array.from({ length: 600 }, (_, i) => {
+        vi.setSystemTime(start + i);
+        return newRecordId();
+      });
+      const randomParts = ids.map((id) => id.slice(10));
+      expect(new Set(randomParts).size).toBe(600);
+      // Every position of the random part takes (nearly) all 32 characters over 600 draws.
+      for (let at = 0; at < 16; at++) {
+        expect(new Set(randomParts.map((r) => r[at])).size).toBeGreaterThanOrEqual(28);
+      }
+      expect([...ids].sort()).toEqual(ids);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -22,7 +22,9 @@ export function requestContext(logger: Logger, metrics: Metrics) {
       const route = (req.route?.path as string | undefined) ?? 'unmatched';
       metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
       metrics.httpDuration.observe({ method: req.method, route }, seconds);
-      logger.log(res.statusCode >= 500 ? 'error' : 'http', 'request', {
+      const level = res.statusCode >= 500 ? 'error' : 'http';
+      if (!logger.isLevelEnabled(level)) return;
+      logger.log(level, 'request', {
         event: 'http_request',
         requestId,
         method: req.method,
