@@ -3,6 +3,14 @@ import { isAppError } from '../errors.js';
 /** At most this many items in one shared write: DynamoDB's BatchWriteItem limit. */
 const MAX_BATCH_ITEMS = 25;
 
+/**
+ * A batch still filling may start beside a running write once it holds this many items:
+ * about as many as cost as much as the call itself (in the embedded engine a call of 1
+ * item took 0.9 ms, of 8 items 1.6 ms, of 25 items 2.3 ms). Fewer would double the calls
+ * for little; waiting for a full batch left the server idle while one write ran.
+ */
+const OVERLAP_MIN_ITEMS = 8;
+
 interface Waiter<T> {
   items: T[];
   resolve: () => void;
@@ -25,7 +33,7 @@ interface Lane<T> {
  * Group commit for small writes. Writes of a few items to the same table that arrive while
  * an earlier write to it is still running are gathered into one shared batch (up to 25
  * items, never one id twice), written when that write finishes, or alongside it once the
- * batch is full (at most `maxInFlight` writes at once). Each caller's promise settles only
+ * batch holds OVERLAP_MIN_ITEMS (at most `maxInFlight` writes at once). Each caller's promise settles only
  * when its own items are stored, so nothing is acknowledged early. An idle table writes
  * at once: there is no timer and no added latency. Fewer, fuller calls matter because a
  * BatchWriteItem call costs far more than an item in it.
@@ -68,9 +76,11 @@ export class GroupCommit<T> {
 
   private pump(table: string, lane: Lane<T>): void {
     while (lane.inFlight < this.maxInFlight) {
-      // A batch still filling waits while another write runs: batches fill up under load
-      // and parallel writes are only ever full ones (or sealed by a repeated id).
-      const batch = lane.sealed.shift() ?? (lane.inFlight === 0 || lane.open?.items.length === MAX_BATCH_ITEMS ? lane.open : undefined);
+      // A batch still filling waits while another write runs, until it is worth a call of
+      // its own: under load batches fill up, and the writes then overlap instead of the
+      // server waiting on one at a time.
+      const openReady = lane.inFlight === 0 || (lane.open?.items.length ?? 0) >= OVERLAP_MIN_ITEMS;
+      const batch = lane.sealed.shift() ?? (openReady ? lane.open : undefined);
       if (!batch) break;
       if (batch === lane.open) lane.open = undefined;
       lane.inFlight++;

@@ -60,17 +60,24 @@ describe('GroupCommit', () => {
     for (const call of store.calls) expect(new Set(ids(call.items)).size).toBe(call.items.length);
   });
 
-  it('writes a second batch in parallel only once it is full', async () => {
+  it('writes a second batch in parallel only once it is worth a call (8 items), up to maxInFlight', async () => {
     const store = controlledStore();
     const group = new GroupCommit<Item>(store.write, (i) => i.id, 2);
     const all = [group.add('t', [{ id: 'first' }])];
-    for (let i = 0; i < 24; i++) all.push(group.add('t', [{ id: `a${i}` }]));
+    for (let i = 0; i < 7; i++) all.push(group.add('t', [{ id: `a${i}` }]));
     await tick();
-    // 24 items wait for the first write rather than going out as a second small batch.
+    // 7 items wait for the first write rather than going out as a second small batch.
     expect(store.calls.map((c) => c.items.length)).toEqual([1]);
-    all.push(group.add('t', [{ id: 'a24' }]));
+    all.push(group.add('t', [{ id: 'a7' }]));
     await tick();
-    expect(store.calls.map((c) => c.items.length)).toEqual([1, 25]);
+    expect(store.calls.map((c) => c.items.length)).toEqual([1, 8]);
+    // Two writes run: the next batch waits, even full, until one of them finishes.
+    for (let i = 0; i < 25; i++) all.push(group.add('t', [{ id: `b${i}` }]));
+    await tick();
+    expect(store.calls.map((c) => c.items.length)).toEqual([1, 8]);
+    store.calls[0]!.finish();
+    await tick();
+    expect(store.calls.map((c) => c.items.length)).toEqual([1, 8, 25]);
     for (const call of store.calls) call.finish();
     await Promise.all(all);
   });
