@@ -15,7 +15,16 @@ export function hashSecret(value: string): string {
 
 /** Constant-time comparison of two secrets of any length (compared as SHA-256 digests). */
 export function secretsEqual(a: string, b: string): boolean {
-  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+  return secretMatcher(b)(a);
+}
+
+/**
+ * secretsEqual against one fixed secret (the admin token), whose digest is taken once
+ * rather than on every request that presents a credential.
+ */
+export function secretMatcher(secret: string): (presented: string) => boolean {
+  const expected = createHash('sha256').update(secret).digest();
+  return (presented) => timingSafeEqual(createHash('sha256').update(presented).digest(), expected);
 }
 
 function newKeyId(): string {

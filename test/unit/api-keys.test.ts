@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ApiKeyService, hashSecret, keyIdOf, keyStatus, secretsEqual } from '../../src/domain/api-keys.service.js';
+import { ApiKeyService, hashSecret, keyIdOf, keyStatus, secretMatcher, secretsEqual } from '../../src/domain/api-keys.service.js';
 import { AppError } from '../../src/errors.js';
 import type { ApiKeyItem, ControlStore } from '../../src/storage/ports.js';
 
@@ -187,6 +187,14 @@ describe('secretsEqual', () => {
     expect(secretsEqual('', '')).toBe(true);
     expect(secretsEqual('', 'x')).toBe(false);
     expect(secretsEqual('ü', 'u\u0308')).toBe(false);
+  });
+
+  it('answers the same through a matcher made once for a fixed secret', () => {
+    const isAdmin = secretMatcher('admin-token-value-of-some-length');
+    expect(isAdmin('admin-token-value-of-some-length')).toBe(true);
+    for (const other of ['', 'admin-token-value-of-some-lengtH', 'admin-token-value-of-some-length ', 'x']) {
+      expect(isAdmin(other)).toBe(false);
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { keyIdOf, secretsEqual, type ApiKeyService } from '../../domain/api-keys.service.js';
+import { keyIdOf, secretMatcher, type ApiKeyService } from '../../domain/api-keys.service.js';
 import { addressAllowed } from '../../domain/ip-allowlist.js';
 import type { ProjectService } from '../../domain/projects.service.js';
 import { errors, isAppError } from '../../errors.js';
@@ -27,6 +27,7 @@ function bearer(req: Request): string | undefined {
  * credential, an unknown one, or one for another project, the request stops here.
  */
 export function createAuth(deps: AuthDeps) {
+  const isAdminToken = secretMatcher(deps.adminToken);
   const fail = (req: Request, res: Response, reason: string, presented?: string) => {
     deps.metrics.authFailures.inc({ reason });
     deps.logger.warn('authentication failed', {
@@ -42,7 +43,7 @@ export function createAuth(deps: AuthDeps) {
 
   const requireAdmin = (req: Request, res: Response, next: NextFunction) => {
     const token = bearer(req);
-    if (token === undefined || !secretsEqual(token, deps.adminToken)) {
+    if (token === undefined || !isAdminToken(token)) {
       fail(req, res, token === undefined ? 'missing_admin_token' : 'wrong_admin_token');
       throw errors.adminRequired();
     }
@@ -59,7 +60,7 @@ export function createAuth(deps: AuthDeps) {
       fail(req, res, 'missing_credential');
       throw errors.unauthenticated();
     }
-    if (secretsEqual(presented, deps.adminToken)) {
+    if (isAdminToken(presented)) {
       res.locals.principal = { kind: 'admin' };
     } else {
       let key;
