@@ -49,7 +49,7 @@ export async function uploadFigures(options: BenchOptions, results: Results): Pr
   try {
     const barePort = Number(await bare.waitFor(/LISTENING (\d+)/, 30_000));
     const project = await intake.createProject('bench-upload');
-    for (let run = 0; run < options.runs; run++) {
+    for (let run = 0; run < options.uploadRuns; run++) {
       // Alternating which goes first keeps disk write-back from one from favouring the other.
       const measureIntake = async () => {
         const peak = intake.peakRss();
@@ -65,24 +65,32 @@ export async function uploadFigures(options: BenchOptions, results: Results): Pr
         if (res.status !== 201) throw new Error(`bare server answered ${res.status}`);
         return res.ms;
       };
+      // Each upload's file is deleted, and the disk settled, before the next one starts:
+      // the second of a pair otherwise ran beside the first one's gigabyte on disk and
+      // came out up to 2x slower, whichever server it was.
+      const clearIntake = () => fs.rm(path.join(root, 'intake', 'objects', 'intake-bench-upload', 'incoming'), { recursive: true, force: true });
+      const clearBare = async () => {
+        await fs.rm(bareDir, { recursive: true, force: true });
+        await fs.mkdir(bareDir, { recursive: true });
+      };
       let up: { ms: number; peakMiB: number };
       let bareMs: number;
       if (run % 2 === 0) {
         up = await measureIntake();
+        await clearIntake();
         await settleDisk();
         bareMs = await measureBare();
+        await clearBare();
       } else {
         bareMs = await measureBare();
+        await clearBare();
         await settleDisk();
         up = await measureIntake();
+        await clearIntake();
       }
       const intakeRate = total / MiB / (up.ms / 1000);
       const bareRate = total / MiB / (bareMs / 1000);
       runs.push({ intakeMiBps: intakeRate, ceilingMiBps: bareRate, ratio: intakeRate / bareRate, peakRssMiB: up.peakMiB });
-      // Keep the disk from filling over the runs.
-      await fs.rm(path.join(root, 'intake', 'objects', 'intake-bench-upload', 'incoming'), { recursive: true, force: true });
-      await fs.rm(bareDir, { recursive: true, force: true });
-      await fs.mkdir(bareDir, { recursive: true });
       await settleDisk();
     }
   } finally {

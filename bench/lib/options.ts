@@ -2,6 +2,7 @@
 //   BENCH_QUICK=1          small sizes and one run each: a smoke run of a few minutes
 //   BENCH_ONLY=upload,push only these groups (upload, ingest, aws, push, read, scaling)
 //   BENCH_RUNS=3           runs per figure (the median is reported)
+//   BENCH_UPLOAD_RUNS=5    runs of the upload figure (paired runs; single ones swing with disk write-back)
 //   BENCH_SERVER_NODE_ARGS extra node flags for the Intake server, e.g. "--cpu-prof --cpu-prof-dir=bench/.data/prof"
 //   BENCH_INGEST_SIZES=100000  CSV sizes of the ingest group (comma-separated rows)
 import path from 'node:path';
@@ -14,6 +15,8 @@ export interface BenchOptions {
   runs: number;
   /** Runs of the slowest figures (1M rows). */
   largeRuns: number;
+  /** Runs of the upload figure: short, but the disk's write-back makes single runs swing. */
+  uploadRuns: number;
   uploadBytes: number;
   ingestSizes: number[];
   scalingSizes: number[];
@@ -41,6 +44,7 @@ export function benchOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions
     only,
     runs,
     largeRuns: Number(env.BENCH_LARGE_RUNS ?? (quick ? 1 : 2)),
+    uploadRuns: Number(env.BENCH_UPLOAD_RUNS ?? (quick ? 1 : Math.max(runs, 5))),
     uploadBytes: quick ? 128 * 1024 * 1024 : 1024 * 1024 * 1024,
     ingestSizes: env.BENCH_INGEST_SIZES
       ? env.BENCH_INGEST_SIZES.split(',').map(Number)
