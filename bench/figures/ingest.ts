@@ -206,17 +206,31 @@ export async function scalingFigures(options: BenchOptions, results: Results): P
   });
   // The process's own memory (RssAnon): what the pipeline holds. Total RSS also counts
   // LevelDB's table files mapped into the process, which grow with the data stored.
-  const memGrowth = l.peakAnonMiB! / s.peakAnonMiB!;
+  // Flat means not growing with the file: the figure compares 1M rows with 100k rows (10x
+  // the rows). The 10k-row job ends within about a second, before the V8 heaps have grown
+  // to their working size (their live data is the same ~30 MB at every size; V8 lets
+  // the heap grow past it between collections under sustained load), so the growth over
+  // 10k rows is printed beside it without a target.
+  const memGrowth = l.peakAnonMiB! / m.peakAnonMiB!;
+  const fromSmall = l.peakAnonMiB! / s.peakAnonMiB!;
   const mems = [s, m, l].map((x) => `${rowsLabel(x.rows!)} ${fmt(x.peakAnonMiB!)} MiB`).join(', ');
   const totals = [s, m, l].map((x) => `${rowsLabel(x.rows!)} ${fmt(x.peakRssMiB!)} MiB`).join(', ');
   results.add({
     name: 'scaling_memory_growth',
     value: memGrowth,
     unit: 'x',
-    detail: `peak anonymous RSS at ${rowsLabel(large)} rows over that at ${rowsLabel(small)} rows (${mems}; total RSS with LevelDB's mapped table files ${totals})`,
-    target: '<= 1.5',
-    pass: memGrowth <= 1.5,
+    detail: `peak anonymous RSS at ${rowsLabel(large)} rows over that at ${rowsLabel(mid)} rows (${mems}; total RSS with LevelDB's mapped table files ${totals})`,
+    target: '<= 1.25',
+    pass: memGrowth <= 1.25,
     runs: [s, m, l],
     medians: { growth: memGrowth, small: s.peakAnonMiB!, mid: m.peakAnonMiB!, large: l.peakAnonMiB! },
+  });
+  results.add({
+    name: 'scaling_memory_growth_from_small',
+    value: fromSmall,
+    unit: 'x',
+    detail: `peak anonymous RSS at ${rowsLabel(large)} rows over that at ${rowsLabel(small)} rows, a job of about a second that ends before the heaps reach their working size (${mems})`,
+    runs: [s, m, l],
+    medians: { growth: fromSmall, small: s.peakAnonMiB!, mid: m.peakAnonMiB!, large: l.peakAnonMiB! },
   });
 }
