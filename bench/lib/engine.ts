@@ -27,6 +27,7 @@ export async function openEngine(target: EngineTarget): Promise<Engine> {
     const client = createDynamoClient({
       region: 'local',
       dynamodbEndpoint: engine.endpoint,
+      dynamodbRequestHandler: engine.requestHandler,
       credentials: { accessKeyId: 'embedded', secretAccessKey: 'embedded' },
     });
     return {

@@ -34,6 +34,7 @@ export async function createStorage(config: Config, hooks: StorageHooks = {}): P
     clientOptions = {
       region: 'local',
       dynamodbEndpoint: engine.endpoint,
+      dynamodbRequestHandler: engine.requestHandler,
       credentials: { accessKeyId: 'embedded', secretAccessKey: 'embedded' },
     };
     objects = new FsObjectStore(path.join(config.dataDir, 'objects'));

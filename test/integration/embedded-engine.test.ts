@@ -131,4 +131,62 @@ describe('embedded DynamoDB engine', () => {
     await fs.writeFile(file, 'x');
     await expect(startEmbeddedDynamo(path.join(file, 'dynamodb'))).rejects.toThrow(/ENOTDIR|not a directory/i);
   });
+
+  it('answers the SDK in-thread exactly as over its loopback port, errors included', async () => {
+    const credentials = { accessKeyId: 'embedded', secretAccessKey: 'embedded' };
+    const overHttp = createDynamoClient({ region: 'local', dynamodbEndpoint: engine.endpoint, credentials });
+    const inThread = createDynamoClient({
+      region: 'local',
+      dynamodbEndpoint: engine.endpoint,
+      dynamodbRequestHandler: engine.requestHandler,
+      credentials,
+    });
+    try {
+      const records = new DynamoRecordStore(inThread, { writeConcurrency: 4 });
+      await records.ensureTable('transport-records');
+      const rows = Array.from({ length: 60 }, (_, i) => ({ id: `t${i}`, data: `{"n":${i},"text":"é ✓ 😀"}`, source: '{}', ingestedAt: '2026-11-25T00:00:00.000Z' }));
+      await records.putRecords('transport-records', rows);
+      const viaHttp = new DynamoRecordStore(overHttp, { writeConcurrency: 4 });
+      for (const id of ['t0', 't59']) {
+        expect(await records.getRecord('transport-records', id)).toEqual(await viaHttp.getRecord('transport-records', id));
+      }
+      expect((await records.getRecord('transport-records', 't7'))?.data).toBe('{"n":7,"text":"é ✓ 😀"}');
+      // A refused request fails with the same error either way.
+      const bad = new ScanCommand({ TableName: 'no-such-table' });
+      const [httpError, threadError] = await Promise.all([
+        overHttp.send(bad).then(() => undefined, (e: Error) => e),
+        inThread.send(new ScanCommand({ TableName: 'no-such-table' })).then(() => undefined, (e: Error) => e),
+      ]);
+      expect(threadError?.name).toBe('ResourceNotFoundException');
+      expect(threadError?.name).toBe(httpError?.name);
+      expect(threadError?.message).toBe(httpError?.message);
+    } finally {
+      overHttp.destroy();
+      inThread.destroy();
+    }
+  });
+
+  it('refuses an aborted request, and fails requests at once once the engine is closed', async () => {
+    const other = await fs.mkdtemp(path.join(os.tmpdir(), 'intake-embedded-transport-'));
+    const started = await startEmbeddedDynamo(other);
+    const client = createDynamoClient({
+      region: 'local',
+      dynamodbEndpoint: started.endpoint,
+      dynamodbRequestHandler: started.requestHandler,
+      credentials: { accessKeyId: 'embedded', secretAccessKey: 'embedded' },
+    });
+    try {
+      const controller = new AbortController();
+      controller.abort();
+      await expect(client.send(new ScanCommand({ TableName: 'any-table' }), { abortSignal: controller.signal })).rejects.toThrow(/abort/i);
+      await started.close();
+      const at = Date.now();
+      await expect(client.send(new ScanCommand({ TableName: 'any-table' }))).rejects.toThrow(/closed/);
+      expect(Date.now() - at).toBeLessThan(5000);
+    } finally {
+      client.destroy();
+      await started.close();
+      await fs.rm(other, { recursive: true, force: true });
+    }
+  });
 });

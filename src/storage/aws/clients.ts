@@ -1,4 +1,4 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent } from 'node:http';
@@ -12,6 +12,8 @@ export interface AwsClientOptions {
   /** Static credentials for emulators; the default credentials chain applies otherwise. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
   maxSockets?: number;
+  /** Replaces the HTTP handler of the DynamoDB client (the embedded engine's in-thread transport). */
+  dynamodbRequestHandler?: DynamoDBClientConfig['requestHandler'];
 }
 
 function httpHandler(maxSockets: number): NodeHttpHandler {
@@ -32,7 +34,7 @@ export function createDynamoClient(options: AwsClientOptions): DynamoDBClient {
     credentials: options.credentials,
     maxAttempts: 4,
     retryMode: 'standard',
-    requestHandler: httpHandler(options.maxSockets ?? 64),
+    requestHandler: options.dynamodbRequestHandler ?? httpHandler(options.maxSockets ?? 64),
   });
 }
 

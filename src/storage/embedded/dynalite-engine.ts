@@ -1,12 +1,16 @@
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { EngineRequestHandler } from './engine-transport.js';
 import type { EngineMessage, EngineWorkerData } from './dynalite-worker.js';
 
 const CLOSE_BOUND_MS = 10_000;
 
 export interface EmbeddedDynamo {
+  /** The engine's loopback port, for any DynamoDB client. */
   endpoint: string;
+  /** The SDK request handler that reaches the engine without the loopback port (give it the endpoint too). */
+  requestHandler: EngineRequestHandler;
   close(): Promise<void>;
 }
 
@@ -44,7 +48,16 @@ function workerEntry(): { entry: string | URL; eval: boolean } {
  */
 export async function startEmbeddedDynamo(dir: string, options: EmbeddedDynamoOptions = {}): Promise<EmbeddedDynamo> {
   const { entry, eval: isEval } = workerEntry();
-  const worker = new Worker(entry, { eval: isEval, workerData: { dir } satisfies EngineWorkerData });
+  const channel = new MessageChannel();
+  const worker = new Worker(entry, {
+    eval: isEval,
+    workerData: { dir, transport: channel.port2 } satisfies EngineWorkerData,
+    transferList: [channel.port2],
+  });
+  const requestHandler = new EngineRequestHandler(channel.port1);
+  // The transport never keeps the process alive by itself (pending requests have timers);
+  // after the handler's listener, which refs the port again.
+  channel.port1.unref();
   let closing = false;
   const port = await new Promise<number>((resolve, reject) => {
     const onMessage = (message: EngineMessage) => {
@@ -64,11 +77,14 @@ export async function startEmbeddedDynamo(dir: string, options: EmbeddedDynamoOp
     lastError = error;
   });
   worker.once('exit', (code) => {
-    if (closing) return;
-    options.onCrash?.(lastError ?? new Error(`The embedded DynamoDB engine stopped (exit code ${code}).`));
+    const error = lastError ?? new Error(`The embedded DynamoDB engine stopped (exit code ${code}).`);
+    requestHandler.fail(closing ? new Error('The embedded DynamoDB engine is closed.') : error);
+    channel.port1.close();
+    if (!closing) options.onCrash?.(error);
   });
   return {
     endpoint: `http://127.0.0.1:${port}`,
+    requestHandler,
     close: async () => {
       if (closing) return;
       closing = true;

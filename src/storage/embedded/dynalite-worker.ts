@@ -3,19 +3,23 @@
 // connections and `{ type: 'closed' }` once a `{ type: 'close' }` has closed the server and
 // the database.
 import dynalite from 'dynalite';
+import { EventEmitter } from 'node:events';
 import fs from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { closeDynaliteIterators } from './dynalite-iterators.js';
+import type { EngineRequest, EngineResponse } from './engine-transport.js';
 
 export interface EngineWorkerData {
   dir: string;
+  /** Where the server's SDK client sends requests without going through the loopback port. */
+  transport: MessagePort;
 }
 
 export type EngineMessage = { type: 'listening'; port: number } | { type: 'closed' };
 
-const { dir } = workerData as EngineWorkerData;
+const { dir, transport } = workerData as EngineWorkerData;
 const port = parentPort!;
 
 closeDynaliteIterators();
@@ -25,8 +29,44 @@ await new Promise<void>((resolve, reject) => {
   server.once('error', reject);
   server.listen(0, '127.0.0.1', () => resolve());
 });
+
+/**
+ * Serves one request from the transport with dynalite's own HTTP handler, through a
+ * request and a response that carry only what that handler reads and writes.
+ */
+function serve(message: EngineRequest): void {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(message.headers)) headers[name.toLowerCase()] = value;
+  const req = Object.assign(new EventEmitter(), { method: message.method, url: message.url, headers });
+  const answerHeaders: Record<string, string> = {};
+  const res = {
+    statusCode: 200,
+    setHeader(name: string, value: unknown) {
+      answerHeaders[name.toLowerCase()] = String(value);
+    },
+    end(body?: string | Buffer) {
+      const answer: EngineResponse = {
+        type: 'response',
+        id: message.id,
+        status: res.statusCode,
+        headers: answerHeaders,
+        body: body === undefined ? '' : body.toString(),
+      };
+      transport.postMessage(answer);
+    },
+  };
+  server.emit('request', req, res);
+  if (message.body.length > 0) req.emit('data', Buffer.from(message.body, 'utf8'));
+  req.emit('end');
+}
+
+transport.on('message', (message: EngineRequest) => {
+  if (message.type === 'request') serve(message);
+});
+
 port.on('message', (message: { type: string }) => {
   if (message.type !== 'close') return;
+  transport.close();
   server.closeAllConnections?.();
   server.close(() => {
     port.postMessage({ type: 'closed' } satisfies EngineMessage);

@@ -1,0 +1,164 @@
+import { Readable } from 'node:stream';
+import type { MessagePort } from 'node:worker_threads';
+
+/** A DynamoDB API request as the SDK built and signed it, sent to the engine's thread. */
+export interface EngineRequest {
+  type: 'request';
+  id: number;
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface EngineResponse {
+  type: 'response';
+  id: number;
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** What the SDK hands a request handler (structurally @smithy/types' HttpRequest). */
+interface SdkRequest {
+  method: string;
+  path: string;
+  query?: Record<string, string | string[] | null>;
+  headers: Record<string, string>;
+  body?: unknown;
+}
+
+/** The SDK's abort signal: a DOM AbortSignal in practice; only `aborted` is promised. */
+interface SdkAbortSignal {
+  readonly aborted: boolean;
+}
+
+function onAbortOf(signal: SdkAbortSignal | undefined, listener: () => void): () => void {
+  const target = signal as Partial<AbortSignal> | undefined;
+  if (!target || typeof target.addEventListener !== 'function') return () => undefined;
+  target.addEventListener('abort', listener, { once: true });
+  return () => target.removeEventListener?.('abort', listener);
+}
+
+interface Pending {
+  resolve: (response: EngineResponse) => void;
+  reject: (error: Error) => void;
+  cleanup: () => void;
+}
+
+const REQUEST_TIMEOUT_MS = 60_000;
+
+function transportError(message: string, name = 'EngineTransportError'): Error {
+  const error = new Error(message);
+  error.name = name;
+  // The adapters' retry logic treats a reset connection as transient, like a socket error.
+  (error as NodeJS.ErrnoException).code = 'ECONNRESET';
+  return error;
+}
+
+function bodyText(body: unknown): string {
+  if (body === undefined || body === null) return '';
+  if (typeof body === 'string') return body;
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  throw new Error('The embedded engine transport takes string or byte bodies only.');
+}
+
+function queryString(query: SdkRequest['query']): string {
+  if (!query) return '';
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) {
+    if (v === null) params.append(k, '');
+    else for (const one of Array.isArray(v) ? v : [v]) params.append(k, one);
+  }
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
+/**
+ * The SDK's request handler for the embedded engine: each signed request goes to the
+ * engine's thread over a MessagePort and is answered by the same dynalite handler that
+ * serves its loopback port, without a TCP connection or HTTP parsing at either end (they
+ * cost the server's thread about as much as the rest of a small write's storage call).
+ * Implements the SDK's HttpHandler contract: handle(), destroy(), abort signals.
+ */
+export class EngineRequestHandler {
+  readonly metadata = { handlerProtocol: 'embedded-engine' };
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private closed: Error | undefined;
+
+  constructor(private readonly port: MessagePort) {
+    port.on('message', (message: EngineResponse) => {
+      if (message.type !== 'response') return;
+      const waiting = this.pending.get(message.id);
+      if (!waiting) return;
+      this.pending.delete(message.id);
+      waiting.cleanup();
+      waiting.resolve(message);
+    });
+  }
+
+  async handle(request: SdkRequest, options: { abortSignal?: SdkAbortSignal; requestTimeout?: number } = {}) {
+    if (this.closed) throw this.closed;
+    const signal = options.abortSignal;
+    if (signal?.aborted) throw transportError('Request aborted', 'AbortError');
+    const id = this.nextId++;
+    const message: EngineRequest = {
+      type: 'request',
+      id,
+      method: request.method,
+      url: `${request.path}${queryString(request.query)}`,
+      headers: request.headers,
+      body: bodyText(request.body),
+    };
+    const answer = await new Promise<EngineResponse>((resolve, reject) => {
+      const onAbort = () => {
+        this.pending.delete(id);
+        cleanup();
+        reject(transportError('Request aborted', 'AbortError'));
+      };
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        cleanup();
+        reject(transportError(`The embedded engine did not answer within ${REQUEST_TIMEOUT_MS} ms`, 'TimeoutError'));
+      }, options.requestTimeout || REQUEST_TIMEOUT_MS);
+      const stopListening = onAbortOf(signal, onAbort);
+      const cleanup = () => {
+        clearTimeout(timer);
+        stopListening();
+      };
+      this.pending.set(id, { resolve, reject, cleanup });
+      this.port.postMessage(message);
+    });
+    return {
+      response: {
+        statusCode: answer.status,
+        reason: undefined,
+        headers: answer.headers,
+        body: Readable.from([Buffer.from(answer.body, 'utf8')], { objectMode: false }),
+      },
+    };
+  }
+
+  /** Fails every request still waiting, and any later one: the engine is gone. */
+  fail(error: Error): void {
+    this.closed = transportError(error.message);
+    for (const [id, waiting] of this.pending) {
+      this.pending.delete(id);
+      waiting.cleanup();
+      waiting.reject(this.closed);
+    }
+  }
+
+  updateHttpClientConfig(): void {
+    // Nothing to configure: no sockets, no agent.
+  }
+
+  httpHandlerConfigs(): Record<string, never> {
+    return {};
+  }
+
+  destroy(): void {
+    // The port belongs to the engine; startEmbeddedDynamo's close() ends it.
+  }
+}
