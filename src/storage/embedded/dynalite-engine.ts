@@ -38,8 +38,9 @@ function workerEntry(): { entry: string | URL; eval: boolean } {
 }
 
 /**
- * DynamoDB for the embedded mode: dynalite on LevelDB under the data dir, served on a
- * loopback port so the same SDK adapters speak the real DynamoDB API to it.
+ * DynamoDB for the embedded mode: dynalite on LevelDB under the data dir, speaking the
+ * real DynamoDB API so the same SDK adapters work in both modes. Intake's client reaches
+ * it through `requestHandler` (a MessagePort); any other client through the loopback port.
  *
  * The engine runs on its own thread. In the server's thread it took about a third of the
  * time of every write (HTTP parsing, validation and LevelDB calls of dynalite), time the

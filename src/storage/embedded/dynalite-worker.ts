@@ -1,7 +1,7 @@
-// The embedded DynamoDB engine's thread: dynalite on LevelDB, served on a loopback port.
-// Started by startEmbeddedDynamo; answers `{ type: 'listening', port }` once it accepts
-// connections and `{ type: 'closed' }` once a `{ type: 'close' }` has closed the server and
-// the database.
+// The embedded DynamoDB engine's thread: dynalite on LevelDB, served on a loopback port
+// and on the transport port (EngineRequestHandler's requests). Started by
+// startEmbeddedDynamo; answers `{ type: 'listening', port }` once it accepts connections
+// and `{ type: 'closed' }` once a `{ type: 'close' }` has closed both and the database.
 import dynalite from 'dynalite';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs/promises';
