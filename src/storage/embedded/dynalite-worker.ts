@@ -2,12 +2,12 @@
 // and on the transport port (EngineRequestHandler's requests). Started by
 // startEmbeddedDynamo; answers `{ type: 'listening', port }` once it accepts connections
 // and `{ type: 'closed' }` once a `{ type: 'close' }` has closed both and the database.
-import dynalite from 'dynalite';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { installBatchWriteFastPath } from './dynalite-batch-write.js';
 import { closeDynaliteIterators } from './dynalite-iterators.js';
 import type { EngineRequest, EngineResponse } from './engine-transport.js';
 
@@ -23,6 +23,9 @@ const { dir, transport } = workerData as EngineWorkerData;
 const port = parentPort!;
 
 closeDynaliteIterators();
+// Loaded only now: the BatchWriteItem fast path must be in place before dynalite loads.
+installBatchWriteFastPath();
+const { default: dynalite } = await import('dynalite');
 await fs.mkdir(dir, { recursive: true });
 const server: Server = dynalite({ path: dir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
 await new Promise<void>((resolve, reject) => {
