@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { newRecordId } from '../domain/ids.js';
 import { AppError, errors } from '../errors.js';
 import { incomingKey, sanitizeFileName } from '../storage/object-keys.js';
 import type { ControlStore, JobItem, ObjectStore, ProjectItem } from '../storage/ports.js';
+import { HashThread, type ThreadedSha256 } from './hash-thread.js';
 import { newJob } from './jobs.js';
 
 export interface ReceivedFile {
@@ -64,12 +64,18 @@ function originalNameMetadata(name: string): string {
   return encoded;
 }
 
-/** Counts and hashes bytes as they pass, and fails the stream the moment it passes `limit`. */
+/**
+ * Counts and hashes bytes as they pass, and fails the stream the moment it passes `limit`.
+ * The hashing runs on the hash thread; a chunk goes on at once, and the next is taken
+ * only while that thread keeps up.
+ */
 export class CountingHasher extends Transform {
   bytes = 0;
-  private readonly hash = createHash('sha256');
 
-  constructor(private readonly limit: number) {
+  constructor(
+    private readonly limit: number,
+    private readonly hash: ThreadedSha256,
+  ) {
     super();
   }
 
@@ -79,12 +85,18 @@ export class CountingHasher extends Transform {
       callback(errors.payloadTooLarge(this.limit));
       return;
     }
-    this.hash.update(chunk);
-    callback(null, chunk);
+    const behind = this.hash.update(chunk);
+    this.push(chunk);
+    if (behind) behind.then(() => callback(), callback);
+    else callback();
   }
 
-  digest(): string {
-    return this.hash.digest('hex');
+  digest(): Promise<string> {
+    return this.hash.digest();
+  }
+
+  abandon(): void {
+    this.hash.abandon();
   }
 }
 
@@ -100,7 +112,13 @@ export class FileUploadService {
     private readonly jobs: ControlStore,
     private readonly maxFileBytes: number,
     private readonly onJobQueued: (job: JobItem) => void = () => undefined,
+    private readonly hashes: HashThread = new HashThread(),
   ) {}
+
+  /** Stops the hashing thread (it never keeps the process alive, but a clean stop ends it). */
+  close(): Promise<void> {
+    return this.hashes.close();
+  }
 
   async receive(input: ReceiveInput): Promise<ReceivedFile> {
     return this.queue(input.project, await this.store(input));
@@ -114,10 +132,11 @@ export class FileUploadService {
     const fileId = newRecordId();
     const fileName = sanitizeFileName(input.fileName);
     const key = incomingKey(fileId, fileName);
-    const counter = new CountingHasher(this.maxFileBytes);
+    const counter = new CountingHasher(this.maxFileBytes, this.hashes.sha256());
     const abort = new AbortController();
     const onAbort = () => abort.abort(input.signal?.reason);
     input.signal?.addEventListener('abort', onAbort, { once: true });
+    let sha256: string;
     try {
       await Promise.all([
         pipeline(input.body, counter, { signal: abort.signal }),
@@ -130,7 +149,9 @@ export class FileUploadService {
         abort.abort(error);
         throw error;
       });
+      sha256 = await counter.digest();
     } catch (error) {
+      counter.abandon();
       // Whatever stopped the upload, make sure no object is left under its key.
       await this.objects.delete(input.project.bucketName, key).catch(() => undefined);
       if (error instanceof AppError) throw error;
@@ -140,7 +161,6 @@ export class FileUploadService {
       input.signal?.removeEventListener('abort', onAbort);
     }
 
-    const sha256 = counter.digest();
     const head = await this.objects.head(input.project.bucketName, key);
     if (!head) throw errors.storageUnavailable(new Error('uploaded object not found'));
     return {

@@ -106,6 +106,7 @@ async function main(): Promise<void> {
     stopWork: async () => poller?.stop(),
     closeResources: async (remainingMs) => {
       await alerter.close(Math.min(5000, remainingMs));
+      await services.uploads.close();
       await storage.close();
     },
   }).listen();

@@ -50,7 +50,7 @@ export class FsObjectStore implements ObjectStore {
     await fs.mkdir(tmpDir, { recursive: true });
     const tmp = path.join(tmpDir, randomUUID());
     try {
-      const out = createWriteStream(tmp, { flags: 'wx' });
+      const out = createWriteStream(tmp, { flags: 'wx', highWaterMark: 1 << 20 });
       await pipeline(body, out, { signal: options.signal });
       const handle = await fs.open(tmp, 'r+');
       try {
