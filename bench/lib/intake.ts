@@ -72,7 +72,6 @@ export class IntakeServer {
       HOST: '127.0.0.1',
       INTAKE_DATA_DIR: options.dataDir,
       INTAKE_ADMIN_TOKEN: adminToken,
-      INTAKE_LOG_LEVEL: 'warn',
       INTAKE_POLL_INTERVAL_MS: '100',
       ...options.env,
     };
