@@ -55,6 +55,8 @@ interface StreamState {
  */
 export class HashThread {
   private worker: Worker | undefined;
+  /** Counts the threads started: a stream whose bytes went to an earlier one cannot be finished. */
+  private workerGeneration = 0;
   private nextId = 1;
   private readonly streams = new Map<number, StreamState>();
   private readonly spare: ArrayBuffer[] = [];
@@ -64,9 +66,16 @@ export class HashThread {
     return new ThreadedSha256(this, this.nextId++);
   }
 
-  /** @internal Sends a message, starting the thread if it is not running. */
-  post(message: unknown, transfer: ArrayBuffer[] = []): void {
+  /** @internal Sends a message, starting the thread if it is not running; returns that thread's generation. */
+  post(message: unknown, transfer: ArrayBuffer[] = []): number {
     this.ensureWorker().postMessage(message, transfer);
+    return this.workerGeneration;
+  }
+
+  /** @internal The generation of the running thread (started if need be). */
+  generation(): number {
+    this.ensureWorker();
+    return this.workerGeneration;
   }
 
   /** @internal A batch buffer: one handed back by the thread, or a new one. */
@@ -106,6 +115,7 @@ export class HashThread {
     worker.on('error', onGone);
     worker.on('exit', (code) => onGone(new Error(`The hashing thread stopped (exit code ${code}).`)));
     this.worker = worker;
+    this.workerGeneration++;
     return worker;
   }
 
@@ -140,6 +150,10 @@ export class ThreadedSha256 {
   private batch: Buffer | undefined;
   private batchBytes = 0;
   private sent = false;
+  /** The generation of the thread that holds this stream's hash so far. */
+  private generation: number | undefined;
+  /** Set when bytes went to two different threads: the digest would miss some. */
+  private broken = false;
 
   constructor(
     private readonly thread: HashThread,
@@ -169,11 +183,17 @@ export class ThreadedSha256 {
 
   /** The hex digest of every byte given to `update`. */
   digest(): Promise<string> {
+    this.send();
+    // A thread that stopped took the hash of the bytes it had with it; a new one would
+    // answer for the rest only, so the stream fails rather than get a wrong digest.
+    if (this.broken || (this.sent && this.thread.generation() !== this.generation)) {
+      this.abandon();
+      return Promise.reject(new Error('The hashing thread stopped while the stream was hashed.'));
+    }
     const state = this.thread.state(this.id);
     const result = new Promise<string>((resolve, reject) => {
       state.digest = { resolve, reject };
     });
-    this.send();
     this.thread.post({ type: 'digest', id: this.id });
     return result;
   }
@@ -194,6 +214,8 @@ export class ThreadedSha256 {
     this.thread.state(this.id).inFlight += length;
     this.batch = undefined;
     this.batchBytes = 0;
-    this.thread.post({ type: 'update', id: this.id, part, length }, [part]);
+    const generation = this.thread.post({ type: 'update', id: this.id, part, length }, [part]);
+    if (this.generation === undefined) this.generation = generation;
+    else if (generation !== this.generation) this.broken = true;
   }
 }

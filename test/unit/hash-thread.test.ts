@@ -74,6 +74,20 @@ describe('hashing on the hash thread', () => {
     expect(await again.digest()).toBe(sha256(Buffer.from('abc')));
   });
 
+  it('refuses to give a digest for a stream whose bytes went partly to a thread that stopped', async () => {
+    thread = new HashThread();
+    const hash = thread.sha256();
+    await hash.update(randomBytes(2 * 1024 * 1024));
+    await thread.close();
+    // The next bytes start a new thread, which never saw the first 2 MiB.
+    await hash.update(randomBytes(2 * 1024 * 1024));
+    await expect(hash.digest()).rejects.toThrow(/stopped/);
+    // A stream that had sent nothing before the stop is whole on the new thread.
+    const whole = thread.sha256();
+    await whole.update(Buffer.from('abc'));
+    expect(await whole.digest()).toBe(sha256(Buffer.from('abc')));
+  });
+
   it('counts and hashes a stream passing through CountingHasher, and refuses bytes past the limit', async () => {
     thread = new HashThread();
     const data = randomBytes(3 * 1024 * 1024 + 5);
