@@ -50,6 +50,7 @@ export class FsObjectStore implements ObjectStore {
     await fs.mkdir(tmpDir, { recursive: true });
     const tmp = path.join(tmpDir, randomUUID());
     try {
+      // 1 MiB of buffer (not 16 KiB) lets socket reads go on while a disk write is running.
       const out = createWriteStream(tmp, { flags: 'wx', highWaterMark: 1 << 20 });
       await pipeline(body, out, { signal: options.signal });
       const handle = await fs.open(tmp, 'r+');
