@@ -149,8 +149,7 @@ export class HashThread {
 export class ThreadedSha256 {
   private batch: Buffer | undefined;
   private batchBytes = 0;
-  private sent = false;
-  /** The generation of the thread that holds this stream's hash so far. */
+  /** The generation of the thread that holds this stream's hash so far (none before the first batch). */
   private generation: number | undefined;
   /** Set when bytes went to two different threads: the digest would miss some. */
   private broken = false;
@@ -186,7 +185,7 @@ export class ThreadedSha256 {
     this.send();
     // A thread that stopped took the hash of the bytes it had with it; a new one would
     // answer for the rest only, so the stream fails rather than get a wrong digest.
-    if (this.broken || (this.sent && this.thread.generation() !== this.generation)) {
+    if (this.broken || (this.generation !== undefined && this.thread.generation() !== this.generation)) {
       this.abandon();
       return Promise.reject(new Error('The hashing thread stopped while the stream was hashed.'));
     }
@@ -203,14 +202,13 @@ export class ThreadedSha256 {
     this.batch = undefined;
     this.batchBytes = 0;
     this.thread.forget(this.id);
-    if (this.sent) this.thread.post({ type: 'drop', id: this.id });
+    if (this.generation !== undefined) this.thread.post({ type: 'drop', id: this.id });
   }
 
   private send(): void {
     if (!this.batch || this.batchBytes === 0) return;
     const part = this.batch.buffer as ArrayBuffer;
     const length = this.batchBytes;
-    this.sent = true;
     this.thread.state(this.id).inFlight += length;
     this.batch = undefined;
     this.batchBytes = 0;
