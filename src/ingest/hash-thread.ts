@@ -72,10 +72,9 @@ export class HashThread {
     return this.workerGeneration;
   }
 
-  /** @internal The generation of the running thread (started if need be). */
-  generation(): number {
-    this.ensureWorker();
-    return this.workerGeneration;
+  /** @internal Whether the thread of this generation is still the running one. */
+  holds(generation: number): boolean {
+    return this.worker !== undefined && this.workerGeneration === generation;
   }
 
   /** @internal A batch buffer: one handed back by the thread, or a new one. */
@@ -149,10 +148,8 @@ export class HashThread {
 export class ThreadedSha256 {
   private batch: Buffer | undefined;
   private batchBytes = 0;
-  /** The generation of the thread that holds this stream's hash so far (none before the first batch). */
+  /** The generation of the thread that took this stream's first batch (none before it). */
   private generation: number | undefined;
-  /** Set when bytes went to two different threads: the digest would miss some. */
-  private broken = false;
 
   constructor(
     private readonly thread: HashThread,
@@ -185,7 +182,9 @@ export class ThreadedSha256 {
     this.send();
     // A thread that stopped took the hash of the bytes it had with it; a new one would
     // answer for the rest only, so the stream fails rather than get a wrong digest.
-    if (this.broken || (this.generation !== undefined && this.thread.generation() !== this.generation)) {
+    // Generations only grow, so a stream whose later batches reached a newer thread
+    // fails this check too.
+    if (this.generation !== undefined && !this.thread.holds(this.generation)) {
       this.abandon();
       return Promise.reject(new Error('The hashing thread stopped while the stream was hashed.'));
     }
@@ -213,7 +212,6 @@ export class ThreadedSha256 {
     this.batch = undefined;
     this.batchBytes = 0;
     const generation = this.thread.post({ type: 'update', id: this.id, part, length }, [part]);
-    if (this.generation === undefined) this.generation = generation;
-    else if (generation !== this.generation) this.broken = true;
+    this.generation ??= generation;
   }
 }

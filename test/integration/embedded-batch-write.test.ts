@@ -75,7 +75,6 @@ async function refusal(promise: Promise<unknown>): Promise<{ name: string; messa
   throw new Error('the request was not refused');
 }
 
-const engines: { name: string; client: () => DynamoDBClient }[] = [];
 let embedded: EmbeddedDynamo;
 let embeddedClient: DynamoDBClient;
 let localClient: DynamoDBClient;
@@ -101,7 +100,10 @@ afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
 
-engines.push({ name: 'embedded engine', client: () => embeddedClient }, { name: 'DynamoDB Local', client: () => localClient });
+const engines = [
+  { name: 'embedded engine', client: () => embeddedClient },
+  { name: 'DynamoDB Local', client: () => localClient },
+];
 
 describe.each(engines)('BatchWriteItem on the $name', ({ client: clientOf }) => {
   const batch = (client: DynamoDBClient, requestItems: Record<string, WriteRequest[]>) =>

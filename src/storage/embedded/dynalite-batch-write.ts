@@ -132,6 +132,7 @@ function writePlans(plans: TablePlan[], index: number, callback: Callback): void
     return;
   }
   const plan = plans[index]!;
+  // The lock never calls back for an empty list of keys.
   if (plan.operations.length === 0) {
     writePlans(plans, index + 1, callback);
     return;
