@@ -51,6 +51,11 @@ export function createDynamoClient(options: AwsClientOptions): DynamoDBClient {
     maxAttempts: 4,
     retryMode: 'standard',
     requestHandler: options.dynamodbRequestHandler ?? httpHandler(options.maxSockets ?? 64),
+    // Each call reuses the handler chain built for its command class instead of rebuilding
+    // it from the middleware stack: no middleware is added per call (reportSdkRetries adds
+    // its one before the first), and the rebuild was ~2% of the server's thread under
+    // small pushes.
+    cacheMiddleware: true,
     ...(options.dynamodbRequestHandler ? { signer: inProcessSigner } : {}),
   });
 }

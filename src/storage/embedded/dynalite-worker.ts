@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { installBatchWriteFastPath } from './dynalite-batch-write.js';
 import { closeDynaliteIterators } from './dynalite-iterators.js';
-import type { EngineRequest, EngineResponse } from './engine-transport.js';
+import { ownedBytes, type EngineRequest, type EngineResponse } from './engine-transport.js';
 
 export interface EngineWorkerData {
   dir: string;
@@ -53,13 +53,14 @@ function serve(message: EngineRequest): void {
         id: message.id,
         status: res.statusCode,
         headers: answerHeaders,
-        body: body === undefined ? '' : body.toString(),
+        body: ownedBytes(body),
       };
-      transport.postMessage(answer);
+      transport.postMessage(answer, [answer.body.buffer]);
     },
   };
   server.emit('request', req, res);
-  if (message.body.length > 0) req.emit('data', Buffer.from(message.body, 'utf8'));
+  const body = message.body;
+  if (body.byteLength > 0) req.emit('data', Buffer.from(body.buffer, body.byteOffset, body.byteLength));
   req.emit('end');
 }
 
