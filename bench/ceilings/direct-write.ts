@@ -40,7 +40,7 @@ if (input.mode === 'file') {
     while (next <= input.rows) {
       const batch = [];
       for (let i = 0; i < 25 && next <= input.rows; i++) batch.push(putRequest(record(next++)));
-      await writeBatch(client, input.table, batch);
+      await writeBatch(engine, input.table, batch);
     }
   };
   await Promise.all(Array.from({ length: input.concurrency }, worker));
@@ -63,7 +63,7 @@ if (input.mode === 'file') {
     for (let i = 0; i < records.length; i += 25) batches.push(records.slice(i, i + 25).map(putRequest));
     let next = 0;
     const worker = async () => {
-      while (next < batches.length) await writeBatch(client, input.table, batches[next++]!);
+      while (next < batches.length) await writeBatch(engine, input.table, batches[next++]!);
     };
     await Promise.all(Array.from({ length: Math.min(input.concurrency, batches.length) }, worker));
   };

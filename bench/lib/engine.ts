@@ -1,24 +1,46 @@
-// The storage engine a ceiling talks to: the same dynalite-on-LevelDB setup and the same
-// SDK client configuration Intake's embedded mode uses, or an AWS endpoint (DynamoDB
-// Local) for the aws-mode figures. Writes are plain BatchWriteItem calls.
+// The storage engine a ceiling talks to: the same dynalite-on-LevelDB setup, SDK client
+// configuration and direct calls for records Intake's embedded mode uses, or an AWS
+// endpoint (DynamoDB Local) for the aws-mode figures. Writes are plain BatchWriteItem calls.
 import {
   BatchWriteItemCommand,
   CreateTableCommand,
   DescribeTableCommand,
+  GetItemCommand,
+  ScanCommand,
+  type BatchWriteItemCommandInput,
   type DynamoDBClient,
+  type GetItemCommandInput,
+  type ScanCommandInput,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createDynamoClient } from '../../src/storage/aws/clients.js';
 import { startEmbeddedDynamo } from '../../src/storage/embedded/dynalite-engine.js';
+import { EngineJsonClient } from '../../src/storage/embedded/engine-json-client.js';
 
 export type EngineTarget =
   | { kind: 'embedded'; dir: string }
   | { kind: 'aws'; endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };
 
-export interface Engine {
-  client: DynamoDBClient;
-  close(): Promise<void>;
+/** The record calls go the way Intake's record store sends them (EngineJsonClient in embedded mode). */
+export class Engine {
+  constructor(
+    readonly client: DynamoDBClient,
+    private readonly json: EngineJsonClient | undefined,
+    readonly close: () => Promise<void>,
+  ) {}
+
+  batchWriteItem(input: BatchWriteItemCommandInput) {
+    return this.json ? this.json.call('BatchWriteItem', input) : this.client.send(new BatchWriteItemCommand(input));
+  }
+
+  getItem(input: GetItemCommandInput) {
+    return this.json ? this.json.call('GetItem', input) : this.client.send(new GetItemCommand(input));
+  }
+
+  scan(input: ScanCommandInput) {
+    return this.json ? this.json.call('Scan', input) : this.client.send(new ScanCommand(input));
+  }
 }
 
 export async function openEngine(target: EngineTarget): Promise<Engine> {
@@ -30,16 +52,13 @@ export async function openEngine(target: EngineTarget): Promise<Engine> {
       dynamodbRequestHandler: engine.requestHandler,
       credentials: { accessKeyId: 'embedded', secretAccessKey: 'embedded' },
     });
-    return {
-      client,
-      async close() {
-        client.destroy();
-        await engine.close();
-      },
-    };
+    return new Engine(client, new EngineJsonClient(engine.requestHandler), async () => {
+      client.destroy();
+      await engine.close();
+    });
   }
   const client = createDynamoClient({ region: target.region, dynamodbEndpoint: target.endpoint, credentials: target.credentials });
-  return { client, close: async () => client.destroy() };
+  return new Engine(client, undefined, async () => client.destroy());
 }
 
 /** A records table with the schema Intake gives a project's table. */
@@ -71,10 +90,10 @@ export function putRequest(record: PlainRecord): WriteRequest {
 }
 
 /** One BatchWriteItem of up to 25 puts, re-sending unprocessed items until none are left. */
-export async function writeBatch(client: DynamoDBClient, table: string, requests: WriteRequest[]): Promise<void> {
+export async function writeBatch(engine: Engine, table: string, requests: WriteRequest[]): Promise<void> {
   let pending = requests;
   for (let attempt = 1; pending.length > 0; attempt++) {
-    const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: pending } }));
+    const out = await engine.batchWriteItem({ RequestItems: { [table]: pending } });
     pending = out.UnprocessedItems?.[table] ?? [];
     if (pending.length > 0) await sleep(Math.min(1000, 10 * 2 ** attempt));
   }

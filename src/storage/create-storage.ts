@@ -6,6 +6,7 @@ import { DynamoRateLimitStore } from './aws/dynamo-rate-limit-store.js';
 import { DynamoRecordStore } from './aws/dynamo-record-store.js';
 import { S3ObjectStore } from './aws/s3-object-store.js';
 import { startEmbeddedDynamo } from './embedded/dynalite-engine.js';
+import { EngineJsonClient } from './embedded/engine-json-client.js';
 import { FsObjectStore } from './fs/fs-object-store.js';
 import { storageNames } from './names.js';
 import type { ObjectStore, Storage } from './ports.js';
@@ -27,10 +28,12 @@ export async function createStorage(config: Config, hooks: StorageHooks = {}): P
   let clientOptions: AwsClientOptions;
   let objects: ObjectStore;
   let closeEngine: () => Promise<void> = async () => undefined;
+  let engineJson: EngineJsonClient | undefined;
 
   if (config.storage === 'embedded') {
     const engine = await startEmbeddedDynamo(path.join(config.dataDir, 'dynamodb'), { onCrash: hooks.onEngineCrash });
     closeEngine = engine.close;
+    engineJson = new EngineJsonClient(engine.requestHandler);
     clientOptions = {
       region: 'local',
       dynamodbEndpoint: engine.endpoint,
@@ -57,6 +60,7 @@ export async function createStorage(config: Config, hooks: StorageHooks = {}): P
   const records = new DynamoRecordStore(dynamo, {
     writeConcurrency: config.poller.writeConcurrency,
     onRetry: hooks.onRetry,
+    engine: engineJson,
   });
   await control.ensureTable();
   return {

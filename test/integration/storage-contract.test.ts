@@ -1,6 +1,7 @@
 // Runs the storage contract suites against every adapter the service ships:
 // objects on the filesystem (embedded mode) and in S3 (the fauxqs emulator), and the
-// DynamoDB adapters on DynamoDB Local (as on AWS) and on dynalite (embedded mode).
+// DynamoDB adapters on DynamoDB Local (as on AWS) and on dynalite, reached as embedded
+// mode reaches it (over its thread's transport, record calls without the SDK).
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +9,8 @@ import { createDynamoClient, createS3Client } from '../../src/storage/aws/client
 import { DynamoControlStore } from '../../src/storage/aws/dynamo-control-store.js';
 import { DynamoRecordStore } from '../../src/storage/aws/dynamo-record-store.js';
 import { S3ObjectStore } from '../../src/storage/aws/s3-object-store.js';
-import { startEmbeddedDynamo } from '../../src/storage/embedded/dynalite-engine.js';
+import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../src/storage/embedded/dynalite-engine.js';
+import { EngineJsonClient } from '../../src/storage/embedded/engine-json-client.js';
 import { FsObjectStore } from '../../src/storage/fs/fs-object-store.js';
 import { freshName } from '../support/contract/contract-helpers.js';
 import { describeObjectStoreContract } from '../support/contract/object-store.contract.js';
@@ -22,11 +24,19 @@ async function dynamoFixture(options: {
   endpoint: string;
   region: string;
   credentials: { accessKeyId: string; secretAccessKey: string };
+  /** The embedded engine, wired as embedded mode wires it (its transport, and direct record calls). */
+  engine?: EmbeddedDynamo;
 }): Promise<Omit<RecordAndControlStoreFixture, 'close'> & { destroy(): void }> {
-  const client = createDynamoClient({ region: options.region, dynamodbEndpoint: options.endpoint, credentials: options.credentials });
+  const client = createDynamoClient({
+    region: options.region,
+    dynamodbEndpoint: options.endpoint,
+    credentials: options.credentials,
+    dynamodbRequestHandler: options.engine?.requestHandler,
+  });
   const control = new DynamoControlStore(client, freshName('ct-control'));
   await control.ensureTable();
-  return { records: new DynamoRecordStore(client, { writeConcurrency: 4 }), control, destroy: () => client.destroy() };
+  const engine = options.engine ? new EngineJsonClient(options.engine.requestHandler) : undefined;
+  return { records: new DynamoRecordStore(client, { writeConcurrency: 4, engine }), control, destroy: () => client.destroy() };
 }
 
 describeObjectStoreContract('FsObjectStore (embedded)', async () => {
@@ -64,6 +74,7 @@ describeRecordAndControlStoreContract('DynamoDB adapters on dynalite (embedded)'
     endpoint: engine.endpoint,
     region: 'local',
     credentials: { accessKeyId: 'embedded', secretAccessKey: 'embedded' },
+    engine,
   });
   return {
     ...fixture,

@@ -35,13 +35,19 @@ function httpHandler(maxSockets: number): NodeHttpHandler {
  */
 const inProcessSigner = {
   async sign<T extends { headers: Record<string, string> }>(request: T): Promise<T> {
-    const date = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
-    request.headers['x-amz-date'] = date;
-    request.headers.authorization =
-      `AWS4-HMAC-SHA256 Credential=embedded/${date.slice(0, 8)}/local/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=embedded`;
+    Object.assign(request.headers, embeddedAuthHeaders());
     return request;
   },
 };
+
+/** The headers that mark a request to the embedded engine as signed (see inProcessSigner). */
+export function embeddedAuthHeaders(): { 'x-amz-date': string; authorization: string } {
+  const date = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
+  return {
+    'x-amz-date': date,
+    authorization: `AWS4-HMAC-SHA256 Credential=embedded/${date.slice(0, 8)}/local/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=embedded`,
+  };
+}
 
 export function createDynamoClient(options: AwsClientOptions): DynamoDBClient {
   return new DynamoDBClient({

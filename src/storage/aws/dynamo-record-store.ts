@@ -3,11 +3,15 @@ import {
   GetItemCommand,
   ScanCommand,
   type AttributeValue,
+  type BatchWriteItemCommandInput,
   type DynamoDBClient,
+  type GetItemCommandInput,
+  type ScanCommandInput,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errors } from '../../errors.js';
+import type { EngineJsonClient } from '../embedded/engine-json-client.js';
 import { GroupCommit } from '../group-commit.js';
 import type { RecordPage, RecordStore, StoredRecord } from '../ports.js';
 import { errorName, guard, isTransientStorageError, toStorageError } from './aws-errors.js';
@@ -37,6 +41,11 @@ export interface DynamoRecordStoreOptions {
   /** Parallel BatchWriteItem calls per putRecords call. */
   writeConcurrency: number;
   onRetry?: (reason: string) => void;
+  /**
+   * In embedded mode: the engine's transport spoken directly, for the calls below that
+   * carry records (see EngineJsonClient). Without it every call goes through the SDK.
+   */
+  engine?: EngineJsonClient;
 }
 
 export class DynamoRecordStore implements RecordStore {
@@ -93,9 +102,7 @@ export class DynamoRecordStore implements RecordStore {
     let pending = requests;
     for (let attempt = 1; ; attempt++) {
       try {
-        const out = await this.client.send(
-          new BatchWriteItemCommand({ RequestItems: { [table]: pending } }),
-        );
+        const out = await this.batchWriteItem({ RequestItems: { [table]: pending } });
         const unprocessed = out.UnprocessedItems?.[table] ?? [];
         if (unprocessed.length === 0) return;
         pending = unprocessed;
@@ -112,25 +119,36 @@ export class DynamoRecordStore implements RecordStore {
 
   async getRecord(table: string, id: string): Promise<StoredRecord | null> {
     return guard(async () => {
-      const out = await this.client.send(
-        new GetItemCommand({ TableName: table, Key: { id: { S: id } }, ConsistentRead: true }),
-      );
+      const out = await this.getItem({ TableName: table, Key: { id: { S: id } }, ConsistentRead: true });
       return out.Item ? fromItem(out.Item) : null;
     });
   }
 
   async listRecords(table: string, options: { limit: number; afterId?: string }): Promise<RecordPage> {
     return guard(async () => {
-      const out = await this.client.send(
-        new ScanCommand({
-          TableName: table,
-          Limit: options.limit,
-          ExclusiveStartKey: options.afterId === undefined ? undefined : { id: { S: options.afterId } },
-        }),
-      );
+      const out = await this.scan({
+        TableName: table,
+        Limit: options.limit,
+        ExclusiveStartKey: options.afterId === undefined ? undefined : { id: { S: options.afterId } },
+      });
       const items = (out.Items ?? []).map(fromItem);
       const lastId = out.LastEvaluatedKey?.id?.S;
       return lastId === undefined ? { items } : { items, lastId };
     });
+  }
+
+  private batchWriteItem(input: BatchWriteItemCommandInput) {
+    const engine = this.options.engine;
+    return engine ? engine.call('BatchWriteItem', input) : this.client.send(new BatchWriteItemCommand(input));
+  }
+
+  private getItem(input: GetItemCommandInput) {
+    const engine = this.options.engine;
+    return engine ? engine.call('GetItem', input) : this.client.send(new GetItemCommand(input));
+  }
+
+  private scan(input: ScanCommandInput) {
+    const engine = this.options.engine;
+    return engine ? engine.call('Scan', input) : this.client.send(new ScanCommand(input));
   }
 }
