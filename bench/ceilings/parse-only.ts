@@ -46,7 +46,7 @@ async function ndjsonRows(file: string): Promise<number> {
 }
 
 async function xmlRows(file: string): Promise<number> {
-  const doc = new XMLParser({ parseTagValue: false }).parse(await fs.readFile(file, 'utf8')) as {
+  const doc = new XMLParser({ parseTagValue: false, jPath: false }).parse(await fs.readFile(file, 'utf8')) as {
     customers: { customer: unknown[] };
   };
   return doc.customers.customer.length;
