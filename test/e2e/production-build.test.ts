@@ -160,7 +160,7 @@ describe('production file set (Dockerfile stages without Docker) [slow]', () => 
     const undeclared = [...imported].filter((name) => !(name in manifest.dependencies));
     expect(undeclared, 'imported by dist/ but not in "dependencies"').toEqual([]);
     for (const name of imported) expect(existsSync(path.join(appDir, 'node_modules', name)), name).toBe(true);
-    expect(command).toEqual(['node', 'dist/main/server.js']);
+    expect(command).toEqual(['node', '--max-old-space-size=1024', 'dist/main/server.js']);
   });
 
   it('starts with the image command in aws mode against the emulators and serves the API', async () => {
@@ -216,7 +216,14 @@ describe('production file set (Dockerfile stages without Docker) [slow]', () => 
 
     expect((await call('GET', '/openapi.yaml')).text).toContain('openapi:');
     expect((await call('GET', '/docs/')).status).toBe(200);
-    expect((await call('GET', '/metrics')).text).toContain('intake_jobs_total{outcome="succeeded"} 1');
+    // The job's status is stored before the poller finishes with it (moving its object,
+    // then counting it): the count follows within moments, not necessarily at once.
+    let metrics = (await call('GET', '/metrics')).text;
+    for (const counted = Date.now() + 5000; !metrics.includes('intake_jobs_total{outcome="succeeded"} 1') && Date.now() < counted; ) {
+      await sleep(100);
+      metrics = (await call('GET', '/metrics')).text;
+    }
+    expect(metrics).toContain('intake_jobs_total{outcome="succeeded"} 1');
 
     // The image's HEALTHCHECK probe, run from the file set as Docker would run it.
     const probe = await run(process.execPath, ['docker/healthcheck.mjs'], { cwd: appDir, env: { ...childEnv(), PORT: String(live.port) } });
