@@ -83,7 +83,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
 # give the container at least 30 s before SIGKILL (compose stop_grace_period, ECS stopTimeout).
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/bin/tini", "--"]
-# The V8 heap limit is fixed rather than left to Node's default (a share of the memory it
-# sees): the server's live heap is 30-40 MB at any file size, and a large default limit let
-# garbage pile up to ~90 MB before the first full collection. See README, Operations, "Memory".
-CMD ["node", "--max-old-space-size=1024", "dist/main/server.js"]
+CMD ["node", "dist/main/server.js"]

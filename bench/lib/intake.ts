@@ -1,13 +1,13 @@
 // The Intake server under test: the real entry point, spawned as a child process on a
 // fresh data directory, driven over HTTP as a client would.
 import { randomBytes } from 'node:crypto';
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, REPO_ROOT, spawnChild, type Child } from './children.js';
+import { freePort, spawnChild, type Child } from './children.js';
 import { PeakRss } from './memory.js';
 
 export interface IntakeOptions {
@@ -45,17 +45,6 @@ export interface UploadResult {
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-/** The node flags `npm start` gives the server (its heap limit): the bench starts it the same way. */
-function startFlags(): string[] {
-  const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-  const words = pkg.scripts.start!.trim().split(/\s+/);
-  const importAt = words.indexOf('--import');
-  if (words[0] !== 'node' || importAt < 0 || words.slice(importAt).join(' ') !== '--import tsx src/main/server.ts') {
-    throw new Error(`npm start is not "node [flags] --import tsx src/main/server.ts": ${pkg.scripts.start}`);
-  }
-  return words.slice(1, importAt);
-}
-
 export class IntakeServer {
   private constructor(
     readonly child: Child,
@@ -86,7 +75,7 @@ export class IntakeServer {
       INTAKE_POLL_INTERVAL_MS: '100',
       ...options.env,
     };
-    const child = spawnChild(['src/main/server.ts'], { env, nodeArgs: [...startFlags(), ...(options.nodeArgs ?? [])] });
+    const child = spawnChild(['src/main/server.ts'], { env, nodeArgs: options.nodeArgs });
     const server = new IntakeServer(child, `http://127.0.0.1:${port}`, port, adminToken);
     const deadline = Date.now() + 60_000;
     for (;;) {

@@ -160,7 +160,7 @@ describe('production file set (Dockerfile stages without Docker) [slow]', () => 
     const undeclared = [...imported].filter((name) => !(name in manifest.dependencies));
     expect(undeclared, 'imported by dist/ but not in "dependencies"').toEqual([]);
     for (const name of imported) expect(existsSync(path.join(appDir, 'node_modules', name)), name).toBe(true);
-    expect(command).toEqual(['node', '--max-old-space-size=1024', 'dist/main/server.js']);
+    expect(command).toEqual(['node', 'dist/main/server.js']);
   });
 
   it('starts with the image command in aws mode against the emulators and serves the API', async () => {
