@@ -15,7 +15,7 @@ let records = 0;
 let start: Record<string, AttributeValue> | undefined;
 const scanStarted = performance.now();
 do {
-  const out = await engine.scan({ TableName: input.table, Limit: 1000, ExclusiveStartKey: start });
+  const out = await engine.records.scan({ TableName: input.table, Limit: 1000, ExclusiveStartKey: start });
   records += out.Items?.length ?? 0;
   start = out.LastEvaluatedKey;
 } while (start !== undefined);
@@ -24,7 +24,7 @@ const scanSeconds = (performance.now() - scanStarted) / 1000;
 const get = await closedLoop(
   async () => {
     const id = input.ids[Math.floor(Math.random() * input.ids.length)]!;
-    const out = await engine.getItem({ TableName: input.table, Key: { id: { S: id } }, ConsistentRead: true });
+    const out = await engine.records.getItem({ TableName: input.table, Key: { id: { S: id } }, ConsistentRead: true });
     if (!out.Item) throw new Error(`item ${id} not found`);
   },
   input.clients,

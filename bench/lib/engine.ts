@@ -1,20 +1,10 @@
 // The storage engine a ceiling talks to: the same dynalite-on-LevelDB setup, SDK client
 // configuration and direct calls for records Intake's embedded mode uses, or an AWS
 // endpoint (DynamoDB Local) for the aws-mode figures. Writes are plain BatchWriteItem calls.
-import {
-  BatchWriteItemCommand,
-  CreateTableCommand,
-  DescribeTableCommand,
-  GetItemCommand,
-  ScanCommand,
-  type BatchWriteItemCommandInput,
-  type DynamoDBClient,
-  type GetItemCommandInput,
-  type ScanCommandInput,
-  type WriteRequest,
-} from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createDynamoClient } from '../../src/storage/aws/clients.js';
+import { createDynamoClient, embeddedClientOptions } from '../../src/storage/aws/clients.js';
+import { RecordCalls } from '../../src/storage/aws/dynamo-record-store.js';
 import { startEmbeddedDynamo } from '../../src/storage/embedded/dynalite-engine.js';
 import { EngineJsonClient } from '../../src/storage/embedded/engine-json-client.js';
 
@@ -22,43 +12,28 @@ export type EngineTarget =
   | { kind: 'embedded'; dir: string }
   | { kind: 'aws'; endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };
 
-/** The record calls go the way Intake's record store sends them (EngineJsonClient in embedded mode). */
-export class Engine {
-  constructor(
-    readonly client: DynamoDBClient,
-    private readonly json: EngineJsonClient | undefined,
-    readonly close: () => Promise<void>,
-  ) {}
-
-  batchWriteItem(input: BatchWriteItemCommandInput) {
-    return this.json ? this.json.call('BatchWriteItem', input) : this.client.send(new BatchWriteItemCommand(input));
-  }
-
-  getItem(input: GetItemCommandInput) {
-    return this.json ? this.json.call('GetItem', input) : this.client.send(new GetItemCommand(input));
-  }
-
-  scan(input: ScanCommandInput) {
-    return this.json ? this.json.call('Scan', input) : this.client.send(new ScanCommand(input));
-  }
+export interface Engine {
+  client: DynamoDBClient;
+  /** The record calls, sent as Intake's record store sends them (straight to the embedded engine). */
+  records: RecordCalls;
+  close(): Promise<void>;
 }
 
 export async function openEngine(target: EngineTarget): Promise<Engine> {
   if (target.kind === 'embedded') {
     const engine = await startEmbeddedDynamo(target.dir);
-    const client = createDynamoClient({
-      region: 'local',
-      dynamodbEndpoint: engine.endpoint,
-      dynamodbRequestHandler: engine.requestHandler,
-      credentials: { accessKeyId: 'embedded', secretAccessKey: 'embedded' },
-    });
-    return new Engine(client, new EngineJsonClient(engine.requestHandler), async () => {
-      client.destroy();
-      await engine.close();
-    });
+    const client = createDynamoClient(embeddedClientOptions(engine));
+    return {
+      client,
+      records: new RecordCalls(client, new EngineJsonClient(engine.requestHandler)),
+      async close() {
+        client.destroy();
+        await engine.close();
+      },
+    };
   }
   const client = createDynamoClient({ region: target.region, dynamodbEndpoint: target.endpoint, credentials: target.credentials });
-  return new Engine(client, undefined, async () => client.destroy());
+  return { client, records: new RecordCalls(client), close: async () => client.destroy() };
 }
 
 /** A records table with the schema Intake gives a project's table. */
@@ -93,7 +68,7 @@ export function putRequest(record: PlainRecord): WriteRequest {
 export async function writeBatch(engine: Engine, table: string, requests: WriteRequest[]): Promise<void> {
   let pending = requests;
   for (let attempt = 1; pending.length > 0; attempt++) {
-    const out = await engine.batchWriteItem({ RequestItems: { [table]: pending } });
+    const out = await engine.records.batchWriteItem({ RequestItems: { [table]: pending } });
     pending = out.UnprocessedItems?.[table] ?? [];
     if (pending.length > 0) await sleep(Math.min(1000, 10 * 2 ** attempt));
   }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Config } from '../config.js';
-import { createDynamoClient, createS3Client, reportSdkRetries, type AwsClientOptions } from './aws/clients.js';
+import { createDynamoClient, createS3Client, embeddedClientOptions, reportSdkRetries, type AwsClientOptions } from './aws/clients.js';
 import { DynamoControlStore } from './aws/dynamo-control-store.js';
 import { DynamoRateLimitStore } from './aws/dynamo-rate-limit-store.js';
 import { DynamoRecordStore } from './aws/dynamo-record-store.js';
@@ -34,12 +34,7 @@ export async function createStorage(config: Config, hooks: StorageHooks = {}): P
     const engine = await startEmbeddedDynamo(path.join(config.dataDir, 'dynamodb'), { onCrash: hooks.onEngineCrash });
     closeEngine = engine.close;
     engineJson = new EngineJsonClient(engine.requestHandler);
-    clientOptions = {
-      region: 'local',
-      dynamodbEndpoint: engine.endpoint,
-      dynamodbRequestHandler: engine.requestHandler,
-      credentials: { accessKeyId: 'embedded', secretAccessKey: 'embedded' },
-    };
+    clientOptions = embeddedClientOptions(engine);
     objects = new FsObjectStore(path.join(config.dataDir, 'objects'));
   } else {
     clientOptions = {

@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDynamoClient } from '../../src/storage/aws/clients.js';
+import { createDynamoClient, embeddedClientOptions } from '../../src/storage/aws/clients.js';
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../src/storage/embedded/dynalite-engine.js';
 import { testAwsEnv, uniqueName } from '../support/endpoints.js';
 
@@ -83,12 +83,7 @@ let dir: string;
 beforeAll(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'intake-batch-write-'));
   embedded = await startEmbeddedDynamo(dir);
-  embeddedClient = createDynamoClient({
-    region: 'local',
-    dynamodbEndpoint: embedded.endpoint,
-    dynamodbRequestHandler: embedded.requestHandler,
-    credentials: { accessKeyId: 'embedded', secretAccessKey: 'embedded' },
-  });
+  embeddedClient = createDynamoClient(embeddedClientOptions(embedded));
   const aws = testAwsEnv();
   localClient = createDynamoClient({ region: aws.region, dynamodbEndpoint: aws.dynamodbEndpoint, credentials: aws.credentials });
 });

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAppError } from '../../src/errors.js';
 import { isTransientStorageError } from '../../src/storage/aws/aws-errors.js';
-import { createDynamoClient } from '../../src/storage/aws/clients.js';
+import { createDynamoClient, embeddedClientOptions } from '../../src/storage/aws/clients.js';
 import { DynamoRecordStore } from '../../src/storage/aws/dynamo-record-store.js';
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../src/storage/embedded/dynalite-engine.js';
 import { EngineJsonClient, EngineServiceError } from '../../src/storage/embedded/engine-json-client.js';
@@ -60,12 +60,7 @@ describe('EngineJsonClient (record calls without the SDK, embedded mode)', () =>
   beforeAll(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'intake-engine-json-'));
     engine = await startEmbeddedDynamo(dir);
-    sdk = createDynamoClient({
-      region: 'local',
-      dynamodbEndpoint: engine.endpoint,
-      dynamodbRequestHandler: engine.requestHandler,
-      credentials: { accessKeyId: 'embedded', secretAccessKey: 'embedded' },
-    });
+    sdk = createDynamoClient(embeddedClientOptions(engine));
     json = new EngineJsonClient(engine.requestHandler);
     await new DynamoRecordStore(sdk, { writeConcurrency: 4 }).ensureTable(table);
   });

@@ -49,6 +49,19 @@ export function embeddedAuthHeaders(): { 'x-amz-date': string; authorization: st
   };
 }
 
+/** The DynamoDB client options of embedded mode: the engine's in-thread transport, no real credentials. */
+export function embeddedClientOptions(engine: {
+  endpoint: string;
+  requestHandler: NonNullable<AwsClientOptions['dynamodbRequestHandler']>;
+}): AwsClientOptions {
+  return {
+    region: 'local',
+    dynamodbEndpoint: engine.endpoint,
+    dynamodbRequestHandler: engine.requestHandler,
+    credentials: { accessKeyId: 'embedded', secretAccessKey: 'embedded' },
+  };
+}
+
 export function createDynamoClient(options: AwsClientOptions): DynamoDBClient {
   return new DynamoDBClient({
     region: options.region,

@@ -48,14 +48,39 @@ export interface DynamoRecordStoreOptions {
   engine?: EngineJsonClient;
 }
 
+/**
+ * The three calls that carry records: straight to the embedded engine when there is one
+ * (EngineJsonClient), through the SDK otherwise. The bench's ceilings send theirs here too.
+ */
+export class RecordCalls {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly engine?: EngineJsonClient,
+  ) {}
+
+  batchWriteItem(input: BatchWriteItemCommandInput) {
+    return this.engine ? this.engine.call('BatchWriteItem', input) : this.client.send(new BatchWriteItemCommand(input));
+  }
+
+  getItem(input: GetItemCommandInput) {
+    return this.engine ? this.engine.call('GetItem', input) : this.client.send(new GetItemCommand(input));
+  }
+
+  scan(input: ScanCommandInput) {
+    return this.engine ? this.engine.call('Scan', input) : this.client.send(new ScanCommand(input));
+  }
+}
+
 export class DynamoRecordStore implements RecordStore {
   /** Small puts (a few pushed records each) share BatchWriteItem calls under load. */
   private readonly smallPuts: GroupCommit<WriteRequest>;
+  private readonly calls: RecordCalls;
 
   constructor(
     private readonly client: DynamoDBClient,
     private readonly options: DynamoRecordStoreOptions,
   ) {
+    this.calls = new RecordCalls(client, options.engine);
     this.smallPuts = new GroupCommit(
       (table, requests) => this.writeBatch(table, requests),
       (request) => request.PutRequest!.Item!.id!.S!,
@@ -102,7 +127,7 @@ export class DynamoRecordStore implements RecordStore {
     let pending = requests;
     for (let attempt = 1; ; attempt++) {
       try {
-        const out = await this.batchWriteItem({ RequestItems: { [table]: pending } });
+        const out = await this.calls.batchWriteItem({ RequestItems: { [table]: pending } });
         const unprocessed = out.UnprocessedItems?.[table] ?? [];
         if (unprocessed.length === 0) return;
         pending = unprocessed;
@@ -119,14 +144,14 @@ export class DynamoRecordStore implements RecordStore {
 
   async getRecord(table: string, id: string): Promise<StoredRecord | null> {
     return guard(async () => {
-      const out = await this.getItem({ TableName: table, Key: { id: { S: id } }, ConsistentRead: true });
+      const out = await this.calls.getItem({ TableName: table, Key: { id: { S: id } }, ConsistentRead: true });
       return out.Item ? fromItem(out.Item) : null;
     });
   }
 
   async listRecords(table: string, options: { limit: number; afterId?: string }): Promise<RecordPage> {
     return guard(async () => {
-      const out = await this.scan({
+      const out = await this.calls.scan({
         TableName: table,
         Limit: options.limit,
         ExclusiveStartKey: options.afterId === undefined ? undefined : { id: { S: options.afterId } },
@@ -135,20 +160,5 @@ export class DynamoRecordStore implements RecordStore {
       const lastId = out.LastEvaluatedKey?.id?.S;
       return lastId === undefined ? { items } : { items, lastId };
     });
-  }
-
-  private batchWriteItem(input: BatchWriteItemCommandInput) {
-    const engine = this.options.engine;
-    return engine ? engine.call('BatchWriteItem', input) : this.client.send(new BatchWriteItemCommand(input));
-  }
-
-  private getItem(input: GetItemCommandInput) {
-    const engine = this.options.engine;
-    return engine ? engine.call('GetItem', input) : this.client.send(new GetItemCommand(input));
-  }
-
-  private scan(input: ScanCommandInput) {
-    const engine = this.options.engine;
-    return engine ? engine.call('Scan', input) : this.client.send(new ScanCommand(input));
   }
 }
