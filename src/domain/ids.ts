@@ -1,4 +1,4 @@
-import { createHash, randomFillSync } from 'node:crypto';
+import { hash, randomFillSync } from 'node:crypto';
 import { monotonicFactory } from 'ulid';
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
@@ -25,24 +25,63 @@ export function newRecordId(): string {
   return nextUlid();
 }
 
+/** The parts' bytes are assembled here: one buffer for the process, grown when a part is long. */
+let scratch = Buffer.alloc(256);
+const ALPHABET = Buffer.from(CROCKFORD, 'latin1');
+const idBytes = Buffer.alloc(26);
+
+/**
+ * Writes a non-negative integer's decimal digits at `at`; returns the end. Done by hand
+ * because V8 keeps every number it turns into text in a cache held by the old generation:
+ * one row number per row of a file left a string there for the full collector to find.
+ */
+function writeDecimal(target: Buffer, at: number, n: number): number {
+  let digits = 1;
+  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  let end = at + digits;
+  for (let rest = n; end > at; rest = Math.floor(rest / 10)) target[--end] = 48 + (rest % 10);
+  return at + digits;
+}
+
+/** The digits of a non-negative integer as a new string (see writeDecimal for why). */
+export function decimalText(n: number): string {
+  if (!Number.isSafeInteger(n) || n < 0) return String(n);
+  const end = writeDecimal(idBytes, 0, n);
+  return idBytes.toString('latin1', 0, end);
+}
+
 /**
  * A 26-character id derived from its parts (SHA-256, Crockford base32, 130 bits): the same
  * parts always give the same id, so a retried push or a re-processed file row overwrites
- * its own record instead of adding a second one.
+ * its own record instead of adding a second one. The digest is of the parts' UTF-8 bytes
+ * joined with NUL, which is what ids have always been made of.
  */
 export function deterministicId(...parts: (string | number)[]): string {
-  const digest = createHash('sha256').update(parts.join('\u0000')).digest();
-  let out = '';
+  let at = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    const text = typeof part === 'number' && !(Number.isSafeInteger(part) && part >= 0) ? String(part) : part;
+    // Room for the separator and the part at 3 bytes per UTF-16 unit (UTF-8's worst case) or 16 digits.
+    const room = 1 + (typeof text === 'number' ? 16 : text.length * 3);
+    if (at + room > scratch.length) {
+      const grown = Buffer.alloc(Math.max(scratch.length * 2, at + room));
+      scratch.copy(grown, 0, 0, at);
+      scratch = grown;
+    }
+    if (i > 0) scratch[at++] = 0;
+    at = typeof text === 'number' ? writeDecimal(scratch, at, text) : at + scratch.write(text, at, 'utf8');
+  }
+  const digest = hash('sha256', scratch.subarray(0, at), 'buffer');
+  let n = 0;
   let bits = 0;
   let value = 0;
-  for (let i = 0; out.length < 26; i++) {
-    value = (value << 8) | digest[i]!;
+  for (let i = 0; n < 26; i++) {
+    value = ((value << 8) | digest[i]!) & 0xffff;
     bits += 8;
-    while (bits >= 5 && out.length < 26) {
-      out += CROCKFORD[(value >>> (bits - 5)) & 31];
+    while (bits >= 5 && n < 26) {
+      idBytes[n++] = ALPHABET[(value >>> (bits - 5)) & 31]!;
       bits -= 5;
     }
-    value &= (1 << bits) - 1;
   }
-  return out;
+  return idBytes.toString('latin1', 0, 26);
 }

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { deterministicId } from '../domain/ids.js';
+import { decimalText, deterministicId } from '../domain/ids.js';
 import { AppError } from '../errors.js';
 import { MAX_ITEM_BYTES, storedRecordSize } from '../domain/records.service.js';
 import { errorReportKey, settledKey } from '../storage/object-keys.js';
@@ -212,7 +212,7 @@ export class JobRunner {
         const record: StoredRecord = {
           id: deterministicId('row', job.fileId, row.row),
           data: row.data,
-          source: `${sourcePrefix}${row.row}}`,
+          source: `${sourcePrefix}${decimalText(row.row)}}`,
           ingestedAt,
         };
         if (storedRecordSize(record) > MAX_ITEM_BYTES) {

@@ -1,5 +1,16 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
-import { deterministicId, newRecordId } from '../../src/domain/ids.js';
+import { decimalText, deterministicId, newRecordId } from '../../src/domain/ids.js';
+
+/** The definition ids are made by: stored records' ids must never change with the code that makes them. */
+function referenceId(...parts: (string | number)[]): string {
+  const digest = createHash('sha256').update(parts.join('\u0000')).digest();
+  let bits = '';
+  for (const byte of digest) bits += byte.toString(2).padStart(8, '0');
+  let out = '';
+  for (let i = 0; i < 26; i++) out += '0123456789ABCDEFGHJKMNPQRSTVWXYZ'[parseInt(bits.slice(i * 5, i * 5 + 5), 2)];
+  return out;
+}
 
 const CROCKFORD_26 = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
@@ -34,6 +45,40 @@ describe('deterministicId', () => {
 
   it('accepts any Unicode in its parts', () => {
     expect(deterministicId('push', '😀 ключ \u0000', 3)).toMatch(CROCKFORD_26);
+  });
+});
+
+describe('deterministicId, against its definition', () => {
+  it('is the base32 of the SHA-256 of the parts joined with NUL, for every kind of part', () => {
+    const cases: (string | number)[][] = [
+      ['row', '01JB6Q0Z7E3M8K2V4N5P6R7S8T', 1],
+      ['row', '01JB6Q0Z7E3M8K2V4N5P6R7S8T', 1_000_000],
+      ['push', 'key', 0],
+      ['push', '', 9],
+      ['a', Number.MAX_SAFE_INTEGER],
+      ['a', -3, 1.5, 1e21, Number.NaN],
+      ['push', '😀 ключ \u0000 é', 3],
+      ['push', 'lone \ud800 surrogate', 4],
+      ['job', 'bucket', 'x'.repeat(5000), 'etag'],
+      ['file', 'b', 'ключ/'.repeat(400), '"etag"'],
+      [],
+      ['only'],
+    ];
+    for (const parts of cases) expect(deterministicId(...parts)).toBe(referenceId(...parts));
+    // After a long part grew the buffer, short ones still hash only their own bytes.
+    expect(deterministicId('row', 'f', 7)).toBe(referenceId('row', 'f', 7));
+  });
+
+  it('matches the definition over many row numbers', () => {
+    for (let row = 0; row < 20_000; row += 7) expect(deterministicId('row', 'file-1', row)).toBe(referenceId('row', 'file-1', row));
+  });
+});
+
+describe('decimalText', () => {
+  it('writes numbers as String does', () => {
+    for (const n of [0, 1, 9, 10, 99, 100, 12345, 1_000_000, Number.MAX_SAFE_INTEGER, -1, 2.5, 1e21, Number.NaN]) {
+      expect(decimalText(n)).toBe(String(n));
+    }
   });
 });
 

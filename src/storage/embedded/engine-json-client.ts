@@ -7,7 +7,7 @@ import type {
   ScanCommandOutput,
 } from '@aws-sdk/client-dynamodb';
 import { embeddedAuthHeaders } from '../aws/clients.js';
-import type { EngineRequestHandler } from './engine-transport.js';
+import { bodyBuffer, type EngineRequestHandler } from './engine-transport.js';
 
 /** The operations the record store sends this way, with the SDK's shapes for them. */
 interface Operations {
@@ -61,21 +61,37 @@ function engineError(status: number, text: string): EngineServiceError {
  * adapters map them exactly as they map the SDK's. AWS mode always goes through the SDK.
  */
 export class EngineJsonClient {
+  /** Each operation's request headers, remade once a minute (they carry the date). */
+  private headers: { madeAt: number; byOperation: Map<keyof Operations, Record<string, string>> } = { madeAt: 0, byOperation: new Map() };
+
   constructor(private readonly handler: EngineRequestHandler) {}
 
   async call<K extends keyof Operations>(operation: K, input: Operations[K][0]): Promise<Operations[K][1]> {
-    const { response } = await this.handler.handle({
-      method: 'POST',
-      path: '/',
-      headers: {
+    const answer = await this.handler.send('POST', '/', this.headersFor(operation), requestBytes(input));
+    const text = bodyBuffer(answer).toString('utf8');
+    if (answer.status !== 200) throw engineError(answer.status, text);
+    return JSON.parse(text) as Operations[K][1];
+  }
+
+  private headersFor(operation: keyof Operations): Record<string, string> {
+    const now = Date.now();
+    if (now - this.headers.madeAt > 60_000) this.headers = { madeAt: now, byOperation: new Map() };
+    let headers = this.headers.byOperation.get(operation);
+    if (!headers) {
+      headers = {
         'content-type': 'application/x-amz-json-1.0',
         'x-amz-target': `DynamoDB_20120810.${operation}`,
         ...embeddedAuthHeaders(),
-      },
-      body: JSON.stringify(input),
-    });
-    const text = response.body.toString('utf8');
-    if (response.statusCode !== 200) throw engineError(response.statusCode, text);
-    return JSON.parse(text) as Operations[K][1];
+      };
+      this.headers.byOperation.set(operation, headers);
+    }
+    return headers;
   }
+}
+
+const encoder = new TextEncoder();
+
+/** The input as JSON bytes; the text is garbage once this returns (see EngineRequestHandler.send). */
+function requestBytes(input: unknown): Uint8Array<ArrayBuffer> {
+  return encoder.encode(JSON.stringify(input));
 }

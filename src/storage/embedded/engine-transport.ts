@@ -74,6 +74,11 @@ export function ownedBytes(body: unknown): Uint8Array<ArrayBuffer> {
   throw new Error('The embedded engine transport takes string or byte bodies only.');
 }
 
+/** A response's body as a Buffer over the same bytes (no copy). */
+export function bodyBuffer(answer: EngineResponse): Buffer {
+  return Buffer.from(answer.body.buffer, answer.body.byteOffset, answer.body.byteLength);
+}
+
 function queryString(query: SdkRequest['query']): string {
   if (!query) return '';
   const params = new URLSearchParams();
@@ -109,20 +114,30 @@ export class EngineRequestHandler {
     });
   }
 
-  async handle(request: SdkRequest, options: { abortSignal?: SdkAbortSignal; requestTimeout?: number } = {}) {
-    if (this.closed) throw this.closed;
+  /**
+   * Sends one request to the engine's thread and resolves with its answer. `body` is
+   * taken, not copied: its buffer is transferred to the engine's thread (and left empty
+   * here), so it must be the caller's own, of exactly the body's size.
+   *
+   * Not an async function, and it keeps nothing of the caller's but the answer's
+   * callbacks: a request in flight holds no text. Requests wait behind each other on the
+   * engine's thread, and whatever one holds while it waits outlives the young
+   * generation's collections and is promoted; the JSON text of every ingest batch was
+   * most of the old generation's growth between full collections.
+   */
+  send(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    body: Uint8Array<ArrayBuffer>,
+    options: { abortSignal?: SdkAbortSignal; requestTimeout?: number } = {},
+  ): Promise<EngineResponse> {
+    if (this.closed) return Promise.reject(this.closed);
     const signal = options.abortSignal;
-    if (signal?.aborted) throw transportError('Request aborted', 'AbortError');
+    if (signal?.aborted) return Promise.reject(transportError('Request aborted', 'AbortError'));
     const id = this.nextId++;
-    const message: EngineRequest = {
-      type: 'request',
-      id,
-      method: request.method,
-      url: `${request.path}${queryString(request.query)}`,
-      headers: request.headers,
-      body: ownedBytes(request.body),
-    };
-    const answer = await new Promise<EngineResponse>((resolve, reject) => {
+    const message: EngineRequest = { type: 'request', id, method, url, headers, body };
+    return new Promise<EngineResponse>((resolve, reject) => {
       const onAbort = () => {
         this.pending.delete(id);
         cleanup();
@@ -139,17 +154,27 @@ export class EngineRequestHandler {
         stopListening();
       };
       this.pending.set(id, { resolve, reject, cleanup });
-      this.port.postMessage(message, [message.body.buffer]);
+      this.port.postMessage(message, [body.buffer]);
     });
-    return {
+  }
+
+  /** The SDK's entry point: its request, sent as `send` sends. */
+  handle(request: SdkRequest, options: { abortSignal?: SdkAbortSignal; requestTimeout?: number } = {}) {
+    let sent: Promise<EngineResponse>;
+    try {
+      sent = this.send(request.method, `${request.path}${queryString(request.query)}`, request.headers, ownedBytes(request.body), options);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return sent.then((answer) => ({
       response: {
         statusCode: answer.status,
         reason: undefined,
         headers: answer.headers,
         // The SDK takes a byte body as the whole payload, without reading it as a stream.
-        body: Buffer.from(answer.body.buffer, answer.body.byteOffset, answer.body.byteLength),
+        body: bodyBuffer(answer),
       },
-    };
+    }));
   }
 
   /** Fails every request still waiting, and any later one: the engine is gone. */
