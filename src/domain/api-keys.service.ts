@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { errors } from '../errors.js';
 import type { ApiKeyItem, ControlStore, RateLimitSetting, Scope } from '../storage/ports.js';
 import { ALL_SCOPES } from '../storage/ports.js';
@@ -10,7 +10,7 @@ const CACHE_MAX_ENTRIES = 10_000;
 const KEY_PATTERN = /^ik_([a-z2-7]{16})_([A-Za-z0-9_-]{43})$/;
 
 export function hashSecret(value: string): string {
-  return createHash('sha256').update(value).digest('hex');
+  return hash('sha256', value, 'hex');
 }
 
 /** Constant-time comparison of two secrets of any length (compared as SHA-256 digests). */
@@ -23,8 +23,9 @@ export function secretsEqual(a: string, b: string): boolean {
  * rather than on every request that presents a credential.
  */
 export function secretMatcher(secret: string): (presented: string) => boolean {
-  const expected = createHash('sha256').update(secret).digest();
-  return (presented) => timingSafeEqual(createHash('sha256').update(presented).digest(), expected);
+  const expected = hash('sha256', secret, 'buffer');
+  // One-shot hashing: no Hash object per request (every request that presents a credential comes here).
+  return (presented) => timingSafeEqual(hash('sha256', presented, 'buffer'), expected);
 }
 
 function newKeyId(): string {
@@ -111,7 +112,7 @@ export class ApiKeyService {
     if (!match) throw errors.unauthenticated('The API key is not valid.');
     const key = await this.lookup(match[1]!);
     const expected = Buffer.from(key?.hash ?? '0'.repeat(64), 'hex');
-    const given = createHash('sha256').update(presented).digest();
+    const given = hash('sha256', presented, 'buffer');
     // Compare even when the key is unknown, so timing does not tell which ids exist.
     const same = expected.length === given.length && timingSafeEqual(expected, given);
     if (!key || !same) throw errors.unauthenticated('The API key is not valid.');
