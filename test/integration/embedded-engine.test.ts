@@ -17,7 +17,9 @@ describe('embedded DynamoDB engine', () => {
 
   beforeAll(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'intake-embedded-engine-'));
-    engine = await startEmbeddedDynamo(dir);
+    // LevelDB's own 4 MiB write buffer: the bound below counts table files, and the files a
+    // flush writes are as large as the buffer.
+    engine = await startEmbeddedDynamo(dir, { writeBufferBytes: 4 << 20 });
   });
 
   afterAll(async () => {

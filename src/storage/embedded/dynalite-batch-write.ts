@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { dynaliteRequire } from './dynalite-leveldb.js';
 
 // dynalite's shapes, as far as this file touches them (it is CommonJS without types).
 type Item = Record<string, Record<string, unknown>>;
@@ -151,9 +152,8 @@ function writePlans(plans: TablePlan[], index: number, callback: Callback): void
  * first loaded: its server takes each action from the module cache as it loads.
  */
 export function installBatchWriteFastPath(): void {
-  const fromHere = createRequire(import.meta.url);
-  const main = fromHere.resolve('dynalite');
-  const fromDynalite = createRequire(main);
+  const main = createRequire(import.meta.url).resolve('dynalite');
+  const fromDynalite = dynaliteRequire();
   const actionFile = path.join(path.dirname(main), 'actions', 'batchWriteItem.js');
   const original = fromDynalite(actionFile) as BatchWriteAction;
   if (original.intakeFastPath) return;

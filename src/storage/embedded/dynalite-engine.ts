@@ -17,6 +17,8 @@ export interface EmbeddedDynamo {
 export interface EmbeddedDynamoOptions {
   /** Called if the engine's thread stops on its own: storage is gone until a restart. */
   onCrash?: (error: Error) => void;
+  /** LevelDB's write buffer (memtable) in bytes; LEVELDB_WRITE_BUFFER_BYTES unless given. */
+  writeBufferBytes?: number;
 }
 
 /**
@@ -52,7 +54,7 @@ export async function startEmbeddedDynamo(dir: string, options: EmbeddedDynamoOp
   const channel = new MessageChannel();
   const worker = new Worker(entry, {
     eval: isEval,
-    workerData: { dir, transport: channel.port2 } satisfies EngineWorkerData,
+    workerData: { dir, transport: channel.port2, writeBufferBytes: options.writeBufferBytes } satisfies EngineWorkerData,
     transferList: [channel.port2],
   });
   const requestHandler = new EngineRequestHandler(channel.port1);

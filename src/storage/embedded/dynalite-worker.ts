@@ -8,21 +8,23 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { installBatchWriteFastPath } from './dynalite-batch-write.js';
-import { closeDynaliteIterators } from './dynalite-iterators.js';
+import { closeDynaliteIterators, sizeLevelDbWriteBuffer } from './dynalite-leveldb.js';
 import { ownedBytes, type EngineRequest, type EngineResponse } from './engine-transport.js';
 
 export interface EngineWorkerData {
   dir: string;
   /** Where the server's SDK client sends requests without going through the loopback port. */
   transport: MessagePort;
+  writeBufferBytes?: number;
 }
 
 export type EngineMessage = { type: 'listening'; port: number } | { type: 'closed' };
 
-const { dir, transport } = workerData as EngineWorkerData;
+const { dir, transport, writeBufferBytes } = workerData as EngineWorkerData;
 const port = parentPort!;
 
 closeDynaliteIterators();
+sizeLevelDbWriteBuffer(writeBufferBytes);
 // Loaded only now: the BatchWriteItem fast path must be in place before dynalite loads.
 installBatchWriteFastPath();
 const { default: dynalite } = await import('dynalite');
