@@ -58,7 +58,7 @@ export async function startEmbeddedDynamo(dir: string, options: EmbeddedDynamoOp
     transferList: [channel.port2],
   });
   const requestHandler = new EngineRequestHandler(channel.port1);
-  // The transport never keeps the process alive by itself (pending requests have timers);
+  // The transport never keeps the process alive by itself (requests in flight have a timer);
   // after the handler's listener, which refs the port again.
   channel.port1.unref();
   let closing = false;
