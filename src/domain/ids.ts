@@ -43,9 +43,14 @@ function writeDecimal(target: Buffer, at: number, n: number): number {
   return at + digits;
 }
 
+/** Whether writeDecimal writes `n` exactly as String(n) would. */
+function isIndex(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0;
+}
+
 /** The digits of a non-negative integer as a new string (see writeDecimal for why). */
 export function decimalText(n: number): string {
-  if (!Number.isSafeInteger(n) || n < 0) return String(n);
+  if (!isIndex(n)) return String(n);
   const end = writeDecimal(idBytes, 0, n);
   return idBytes.toString('latin1', 0, end);
 }
@@ -60,7 +65,7 @@ export function deterministicId(...parts: (string | number)[]): string {
   let at = 0;
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i]!;
-    const text = typeof part === 'number' && !(Number.isSafeInteger(part) && part >= 0) ? String(part) : part;
+    const text = typeof part === 'number' && !isIndex(part) ? String(part) : part;
     // Room for the separator and the part at 3 bytes per UTF-16 unit (UTF-8's worst case) or 16 digits.
     const room = 1 + (typeof text === 'number' ? 16 : text.length * 3);
     if (at + room > scratch.length) {

@@ -1,5 +1,3 @@
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { dynaliteRequire } from './dynalite-leveldb.js';
 
 // dynalite's shapes, as far as this file touches them (it is CommonJS without types).
@@ -152,12 +150,11 @@ function writePlans(plans: TablePlan[], index: number, callback: Callback): void
  * first loaded: its server takes each action from the module cache as it loads.
  */
 export function installBatchWriteFastPath(): void {
-  const main = createRequire(import.meta.url).resolve('dynalite');
   const fromDynalite = dynaliteRequire();
-  const actionFile = path.join(path.dirname(main), 'actions', 'batchWriteItem.js');
+  const actionFile = fromDynalite.resolve('./actions/batchWriteItem.js');
   const original = fromDynalite(actionFile) as BatchWriteAction;
   if (original.intakeFastPath) return;
-  const db = fromDynalite(path.join(path.dirname(main), 'db', 'index.js')) as DynaliteDb;
+  const db = fromDynalite('./db/index.js') as DynaliteDb;
   const cached = fromDynalite.cache[actionFile];
   if (!cached) throw new Error('dynalite BatchWriteItem module is not in the module cache');
   cached.exports = fastBatchWriteItem(original, db);

@@ -62,7 +62,8 @@ function engineError(status: number, text: string): EngineServiceError {
  */
 export class EngineJsonClient {
   /** Each operation's request headers, remade once a minute (they carry the date). */
-  private headers: { madeAt: number; byOperation: Map<keyof Operations, Record<string, string>> } = { madeAt: 0, byOperation: new Map() };
+  private readonly headers = new Map<keyof Operations, Record<string, string>>();
+  private headersMadeAt = 0;
 
   constructor(private readonly handler: EngineRequestHandler) {}
 
@@ -75,15 +76,18 @@ export class EngineJsonClient {
 
   private headersFor(operation: keyof Operations): Record<string, string> {
     const now = Date.now();
-    if (now - this.headers.madeAt > 60_000) this.headers = { madeAt: now, byOperation: new Map() };
-    let headers = this.headers.byOperation.get(operation);
+    if (now - this.headersMadeAt > 60_000) {
+      this.headers.clear();
+      this.headersMadeAt = now;
+    }
+    let headers = this.headers.get(operation);
     if (!headers) {
       headers = {
         'content-type': 'application/x-amz-json-1.0',
         'x-amz-target': `DynamoDB_20120810.${operation}`,
         ...embeddedAuthHeaders(),
       };
-      this.headers.byOperation.set(operation, headers);
+      this.headers.set(operation, headers);
     }
     return headers;
   }

@@ -1,10 +1,10 @@
 import type { MessagePort } from 'node:worker_threads';
 
 /**
- * A DynamoDB API request as the SDK built and signed it, sent to the engine's thread.
- * Bodies cross the thread boundary as UTF-8 bytes in a buffer that is transferred, not
- * copied: the SDK writes its JSON as bytes and reads bytes back, so no side decodes and
- * re-encodes text on the way (a page of 1,000 records is about 1 MB).
+ * A DynamoDB API request as the SDK (or EngineJsonClient) built it, sent to the engine's
+ * thread. Bodies cross the thread boundary as UTF-8 bytes in a buffer that is transferred,
+ * not copied: the sender writes its JSON as bytes and reads bytes back, so no side decodes
+ * and re-encodes text on the way (a page of 1,000 records is about 1 MB).
  */
 export interface EngineRequest {
   type: 'request';
