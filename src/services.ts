@@ -4,7 +4,8 @@ import { CursorCodec } from './domain/cursor.js';
 import { ProjectService } from './domain/projects.service.js';
 import { RecordService } from './domain/records.service.js';
 import { FileUploadService } from './ingest/file-upload.service.js';
-import type { JobItem, Storage } from './storage/ports.js';
+import type { JobItem } from './domain/model.js';
+import type { Storage } from './storage/ports.js';
 
 export interface Services {
   projects: ProjectService;

@@ -1,7 +1,8 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { errors } from '../errors.js';
-import type { ApiKeyItem, ControlStore, RateLimitSetting, Scope } from '../storage/ports.js';
-import { ALL_SCOPES } from '../storage/ports.js';
+import type { ApiKeyItem, RateLimitSetting, Scope } from './model.js';
+import type { ControlStore } from '../storage/ports.js';
+import { ALL_SCOPES } from './model.js';
 
 const KEY_ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
 const CACHE_MAX_ENTRIES = 10_000;

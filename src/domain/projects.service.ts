@@ -1,6 +1,7 @@
 import { errors } from '../errors.js';
 import { storageNames } from '../storage/names.js';
-import type { ControlStore, ObjectStore, Page, ProjectItem, RecordStore } from '../storage/ports.js';
+import type { ProjectItem } from './model.js';
+import type { ControlStore, ObjectStore, Page, RecordStore } from '../storage/ports.js';
 
 export const PROJECT_ID_PATTERN = /^[a-z0-9-]{3,40}$/;
 const CACHE_MS = 30_000;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { errors } from '../errors.js';
-import type { ControlStore, ProjectItem, RecordStore, StoredRecord } from '../storage/ports.js';
+import type { ProjectItem, StoredRecord } from './model.js';
+import type { ControlStore, RecordStore } from '../storage/ports.js';
 import { deterministicId, newRecordId } from './ids.js';
 import { decodeUtf8, isPlainRecord, parseJsonExact, toJsonText } from './json-text.js';
 

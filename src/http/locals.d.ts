@@ -1,4 +1,4 @@
-import type { ApiKeyItem, ProjectItem } from '../storage/ports.js';
+import type { ApiKeyItem, ProjectItem } from '../domain/model.js';
 
 export type Principal = { kind: 'admin' } | { kind: 'key'; key: ApiKeyItem };
 

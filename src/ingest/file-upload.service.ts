@@ -3,7 +3,8 @@ import { pipeline } from 'node:stream/promises';
 import { newRecordId } from '../domain/ids.js';
 import { AppError, errors } from '../errors.js';
 import { incomingKey, sanitizeFileName } from '../storage/object-keys.js';
-import type { ControlStore, JobItem, ObjectStore, ProjectItem } from '../storage/ports.js';
+import type { JobItem, ProjectItem } from '../domain/model.js';
+import type { ControlStore, ObjectStore } from '../storage/ports.js';
 import { HashThread, type ThreadedSha256 } from './hash-thread.js';
 import { newJob } from './jobs.js';
 

@@ -8,17 +8,8 @@ import { decimalText, deterministicId } from '../domain/ids.js';
 import { AppError } from '../errors.js';
 import { MAX_ITEM_BYTES, storedRecordSize } from '../domain/records.service.js';
 import { errorReportKey, settledKey } from '../storage/object-keys.js';
-import type {
-  ControlStore,
-  JobItem,
-  JobOutcome,
-  JobProgress,
-  ObjectStore,
-  ProjectItem,
-  RecordStore,
-  RowError,
-  StoredRecord,
-} from '../storage/ports.js';
+import type { JobItem, JobOutcome, JobProgress, ProjectItem, RowError, StoredRecord } from '../domain/model.js';
+import type { ControlStore, ObjectStore, RecordStore } from '../storage/ports.js';
 import { MAX_INLINE_ERRORS } from './jobs.js';
 import { openRecordFile } from './parsers/open-record-file.js';
 import { FileRejectedError } from './parsers/types.js';

@@ -1,5 +1,5 @@
 import { deterministicId } from '../domain/ids.js';
-import type { JobItem, ProjectItem } from '../storage/ports.js';
+import type { JobItem, ProjectItem } from '../domain/model.js';
 
 /** How many row errors a job keeps inline; the full list goes to the NDJSON error report. */
 export const MAX_INLINE_ERRORS = 100;

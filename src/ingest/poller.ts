@@ -4,7 +4,8 @@ import type { ProjectService } from '../domain/projects.service.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { PREFIXES, settledKey } from '../storage/object-keys.js';
-import type { ControlStore, JobItem, ObjectInfo, ObjectStore, ProjectItem, RecordStore } from '../storage/ports.js';
+import type { JobItem, ProjectItem } from '../domain/model.js';
+import type { ControlStore, ObjectInfo, ObjectStore, RecordStore } from '../storage/ports.js';
 import { JobRunner, type RunResult } from './job-runner.js';
 import { jobIdFor, newJob } from './jobs.js';
 

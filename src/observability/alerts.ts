@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { JobItem } from '../storage/ports.js';
+import type { JobItem } from '../domain/model.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 

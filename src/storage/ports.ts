@@ -1,4 +1,13 @@
 import type { Readable } from 'node:stream';
+import type {
+  ApiKeyItem,
+  IdempotencyClaim,
+  JobItem,
+  JobOutcome,
+  JobProgress,
+  ProjectItem,
+  StoredRecord,
+} from '../domain/model.js';
 
 /**
  * Narrow storage ports. Domain and HTTP code depend on these only; the adapters under
@@ -41,15 +50,6 @@ export interface ObjectStore {
   ping(): Promise<void>;
 }
 
-export interface StoredRecord {
-  id: string;
-  /** The record object as JSON text, exactly as sent (numbers keep every digit). */
-  data: string;
-  /** JSON text of where the record came from. */
-  source: string;
-  ingestedAt: string;
-}
-
 export interface RecordPage {
   items: StoredRecord[];
   /** The last id of the page when more may follow. */
@@ -64,95 +64,11 @@ export interface RecordStore {
   listRecords(table: string, options: { limit: number; afterId?: string }): Promise<RecordPage>;
 }
 
-export type Scope = 'records:write' | 'records:read' | 'files:write';
-export const ALL_SCOPES: readonly Scope[] = ['records:write', 'records:read', 'files:write'];
-
-export interface ProjectItem {
-  id: string;
-  name: string;
-  createdAt: string;
-  tableName: string;
-  bucketName: string;
-  allowedIps?: string[];
-}
-
-export interface RateLimitSetting {
-  requests: number;
-  windowSeconds: number;
-}
-
-export interface ApiKeyItem {
-  id: string;
-  projectId: string;
-  name: string;
-  hash: string;
-  scopes: Scope[];
-  allowedIps?: string[];
-  rateLimit?: RateLimitSetting;
-  expiresAt?: string;
-  revokedAt?: string;
-  createdAt: string;
-}
-
 export interface Page<T> {
   items: T[];
   /** Opaque continuation for the next page (an adapter-level key, not yet signed). */
   next?: string;
 }
-
-export interface IdempotencyClaim {
-  bodyHash: string;
-  firstSeenAt: string;
-}
-
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'partial' | 'failed';
-
-export interface RowError {
-  row: number;
-  code: string;
-  message: string;
-}
-
-export interface JobItem {
-  id: string;
-  projectId: string;
-  fileId: string;
-  fileName: string;
-  bucket: string;
-  objectKey: string;
-  /** Identity of the object version this job reads (ETag). */
-  etag: string;
-  status: JobStatus;
-  format: string | null;
-  contentType?: string;
-  sha256?: string;
-  bytesTotal: number;
-  bytesRead: number;
-  rowsRead: number;
-  recordsWritten: number;
-  rowsRejected: number;
-  /** Every row up to here is stored; a resumed run writes only rows after it. */
-  checkpointRow: number;
-  errors: RowError[];
-  notices: string[];
-  errorReportKey?: string;
-  failure?: { code: string; message: string };
-  attempts: number;
-  leaseOwner?: string;
-  leaseExpiresAt?: number;
-  createdAt: string;
-  updatedAt: string;
-  startedAt?: string;
-  finishedAt?: string;
-}
-
-export type JobProgress = Pick<
-  JobItem,
-  'format' | 'bytesRead' | 'rowsRead' | 'recordsWritten' | 'rowsRejected' | 'checkpointRow' | 'errors' | 'notices'
->;
-
-export type JobOutcome = JobProgress &
-  Pick<JobItem, 'status' | 'objectKey' | 'errorReportKey' | 'failure'>;
 
 export interface JobStore {
   /** Creates the job unless it already exists; returns the stored job either way. */

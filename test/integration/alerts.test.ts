@@ -13,7 +13,8 @@ import { Alerter, type AlerterOptions, type AlertMessage } from '../../src/obser
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { watchStorageFailures } from '../../src/observability/storage-watch.js';
-import type { JobItem, Storage } from '../../src/storage/ports.js';
+import type { JobItem } from '../../src/domain/model.js';
+import type { Storage } from '../../src/storage/ports.js';
 import { testAwsEnv, uniqueName } from '../support/endpoints.js';
 import { findFreePort } from '../support/emulators.js';
 import { E2E_ADMIN_TOKEN, spawnServer, type ServerProcess } from '../support/server-process.js';

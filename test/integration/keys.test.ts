@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiKeyItem } from '../../src/storage/ports.js';
+import type { ApiKeyItem } from '../../src/domain/model.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 
 const P = 'keys-main';

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deterministicId } from '../../src/domain/ids.js';
 import { errors } from '../../src/errors.js';
 import type { Poller } from '../../src/ingest/poller.js';
-import type { JobProgress, RecordStore, StoredRecord } from '../../src/storage/ports.js';
+import type { JobProgress, StoredRecord } from '../../src/domain/model.js';
+import type { RecordStore } from '../../src/storage/ports.js';
 import {
   bucketObjects,
   createPoller,

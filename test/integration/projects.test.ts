@@ -4,7 +4,7 @@ import { DescribeTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sd
 import { HeadBucketCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ProjectItem } from '../../src/storage/ports.js';
+import type { ProjectItem } from '../../src/domain/model.js';
 import { S3_EMULATOR_CLIENT_OPTIONS, testAwsEnv } from '../support/endpoints.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 

@@ -10,7 +10,8 @@ import { expect } from 'vitest';
 import { createApp, type IntakeApp } from '../../src/app.js';
 import { Poller, type PollerOptions } from '../../src/ingest/poller.js';
 import { createServices } from '../../src/services.js';
-import type { ObjectInfo, ProjectItem, StoredRecord, Storage } from '../../src/storage/ports.js';
+import type { ProjectItem, StoredRecord } from '../../src/domain/model.js';
+import type { ObjectInfo, Storage } from '../../src/storage/ports.js';
 import { uniqueName } from './endpoints.js';
 import type { TestApp } from './test-app.js';
 

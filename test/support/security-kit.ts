@@ -7,7 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import request from 'supertest';
 import { expect } from 'vitest';
 import type { IntakeApp } from '../../src/app.js';
-import type { ObjectInfo, ProjectItem } from '../../src/storage/ports.js';
+import type { ProjectItem } from '../../src/domain/model.js';
+import type { ObjectInfo } from '../../src/storage/ports.js';
 import { uniqueName } from './endpoints.js';
 import type { TestApp } from './test-app.js';
 

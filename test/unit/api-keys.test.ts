@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ApiKeyService, hashSecret, keyIdOf, keyStatus, secretMatcher, secretsEqual } from '../../src/domain/api-keys.service.js';
 import { AppError } from '../../src/errors.js';
-import type { ApiKeyItem, ControlStore } from '../../src/storage/ports.js';
+import type { ApiKeyItem } from '../../src/domain/model.js';
+import type { ControlStore } from '../../src/storage/ports.js';
 
 const KEY_FORMAT = /^ik_([a-z2-7]{16})_([A-Za-z0-9_-]{43})$/;
 

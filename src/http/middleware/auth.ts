@@ -5,7 +5,7 @@ import type { ProjectService } from '../../domain/projects.service.js';
 import { errors, isAppError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
-import type { Scope } from '../../storage/ports.js';
+import type { Scope } from '../../domain/model.js';
 
 export interface AuthDeps {
   adminToken: string;

@@ -4,7 +4,7 @@ import { keyStatus } from '../../domain/api-keys.service.js';
 import { isValidRange } from '../../domain/ip-allowlist.js';
 import { PROJECT_ID_PATTERN } from '../../domain/projects.service.js';
 import { errors } from '../../errors.js';
-import { ALL_SCOPES, type ApiKeyItem, type ProjectItem } from '../../storage/ports.js';
+import { ALL_SCOPES, type ApiKeyItem, type ProjectItem } from '../../domain/model.js';
 import { jsonBody } from '../middleware/body.js';
 import type { RouteDeps } from '../route-deps.js';
 import { displayName, validate } from '../validation.js';

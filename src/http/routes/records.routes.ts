@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import { parseLimit } from '../../domain/cursor.js';
 import { errors } from '../../errors.js';
-import type { StoredRecord } from '../../storage/ports.js';
+import type { StoredRecord } from '../../domain/model.js';
 import { mediaType, rawBody, requireMediaType } from '../middleware/body.js';
 import type { RouteDeps } from '../route-deps.js';
 

@@ -8,13 +8,8 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { createHash } from 'node:crypto';
 import { errors } from '../../errors.js';
-import type {
-  ApiKeyItem,
-  ControlStore,
-  IdempotencyClaim,
-  Page,
-  ProjectItem,
-} from '../ports.js';
+import type { ApiKeyItem, IdempotencyClaim, ProjectItem } from '../../domain/model.js';
+import type { ControlStore, Page } from '../ports.js';
 import { errorName, guard } from './aws-errors.js';
 import { DynamoJobStore, stripKeys } from './dynamo-job-store.js';
 import { ensureDynamoTable } from './dynamo-tables.js';

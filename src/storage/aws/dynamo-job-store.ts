@@ -7,7 +7,8 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import type { JobItem, JobOutcome, JobProgress, JobStore, Page } from '../ports.js';
+import type { JobItem, JobOutcome, JobProgress } from '../../domain/model.js';
+import type { JobStore, Page } from '../ports.js';
 import { errorName, guard } from './aws-errors.js';
 
 type Item = Record<string, AttributeValue>;

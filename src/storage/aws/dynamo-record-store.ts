@@ -13,7 +13,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { errors } from '../../errors.js';
 import type { EngineJsonClient } from '../embedded/engine-json-client.js';
 import { GroupCommit } from '../group-commit.js';
-import type { RecordPage, RecordStore, StoredRecord } from '../ports.js';
+import type { StoredRecord } from '../../domain/model.js';
+import type { RecordPage, RecordStore } from '../ports.js';
 import { errorName, guard, isTransientStorageError, toStorageError } from './aws-errors.js';
 import { ensureDynamoTable } from './dynamo-tables.js';
 

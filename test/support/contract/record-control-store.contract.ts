@@ -4,7 +4,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_ITEM_BYTES, storedRecordSize } from '../../../src/domain/records.service.js';
-import type { ApiKeyItem, ControlStore, JobItem, ProjectItem, RecordStore, StoredRecord } from '../../../src/storage/ports.js';
+import type { ApiKeyItem, JobItem, ProjectItem, StoredRecord } from '../../../src/domain/model.js';
+import type { ControlStore, RecordStore } from '../../../src/storage/ports.js';
 import { appErrorCode, freshName, rejectionOf } from './contract-helpers.js';
 
 export interface RecordAndControlStoreFixture {

@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import { errors } from '../errors.js';
+
+/**
+ * The domain model: projects, API keys and their scopes, ingestion jobs and their states,
+ * row errors, and stored records. Storage ports and adapters import these; nothing here
+ * knows a storage engine. Items read back from storage are parsed with the schemas below
+ * (`parseStored`) rather than cast, so a damaged or foreign item is a clear error, never a
+ * silently wrong object.
+ */
+
+export const ALL_SCOPES = ['records:write', 'records:read', 'files:write'] as const;
+export type Scope = (typeof ALL_SCOPES)[number];
+export const scopeSchema = z.enum(ALL_SCOPES);
+
+export const rateLimitSettingSchema = z.object({
+  requests: z.number().int().positive(),
+  windowSeconds: z.number().int().positive(),
+});
+export type RateLimitSetting = z.infer<typeof rateLimitSettingSchema>;
+
+export const projectItemSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  createdAt: z.string(),
+  tableName: z.string(),
+  bucketName: z.string(),
+  allowedIps: z.array(z.string()).optional(),
+});
+export type ProjectItem = z.infer<typeof projectItemSchema>;
+
+export const apiKeyItemSchema = z.object({
+  id: z.string(),
+  projectId: z.string(),
+  name: z.string(),
+  hash: z.string(),
+  scopes: z.array(scopeSchema),
+  allowedIps: z.array(z.string()).optional(),
+  rateLimit: rateLimitSettingSchema.optional(),
+  expiresAt: z.string().optional(),
+  revokedAt: z.string().optional(),
+  createdAt: z.string(),
+});
+export type ApiKeyItem = z.infer<typeof apiKeyItemSchema>;
+
+export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'partial', 'failed'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+/** States a job ends in; a finished job is never claimed again. */
+export const FINISHED_JOB_STATUSES: readonly JobStatus[] = ['succeeded', 'partial', 'failed'];
+
+export const rowErrorSchema = z.object({ row: z.number(), code: z.string(), message: z.string() });
+export type RowError = z.infer<typeof rowErrorSchema>;
+
+export const jobItemSchema = z.object({
+  id: z.string(),
+  projectId: z.string(),
+  fileId: z.string(),
+  fileName: z.string(),
+  bucket: z.string(),
+  objectKey: z.string(),
+  /** Identity of the object version this job reads (ETag). */
+  etag: z.string(),
+  status: z.enum(JOB_STATUSES),
+  format: z.string().nullable(),
+  contentType: z.string().optional(),
+  sha256: z.string().optional(),
+  bytesTotal: z.number(),
+  bytesRead: z.number(),
+  rowsRead: z.number(),
+  recordsWritten: z.number(),
+  rowsRejected: z.number(),
+  /** Every row up to here is stored; a resumed run writes only rows after it. */
+  checkpointRow: z.number(),
+  errors: z.array(rowErrorSchema),
+  notices: z.array(z.string()),
+  errorReportKey: z.string().optional(),
+  failure: z.object({ code: z.string(), message: z.string() }).optional(),
+  attempts: z.number(),
+  leaseOwner: z.string().optional(),
+  leaseExpiresAt: z.number().optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+});
+export type JobItem = z.infer<typeof jobItemSchema>;
+
+export type JobProgress = Pick<
+  JobItem,
+  'format' | 'bytesRead' | 'rowsRead' | 'recordsWritten' | 'rowsRejected' | 'checkpointRow' | 'errors' | 'notices'
+>;
+
+export type JobOutcome = JobProgress & Pick<JobItem, 'status' | 'objectKey' | 'errorReportKey' | 'failure'>;
+
+export const idempotencyClaimSchema = z.object({ bodyHash: z.string(), firstSeenAt: z.string() });
+export type IdempotencyClaim = z.infer<typeof idempotencyClaimSchema>;
+
+export interface StoredRecord {
+  id: string;
+  /** The record object as JSON text, exactly as sent (numbers keep every digit). */
+  data: string;
+  /** JSON text of where the record came from. */
+  source: string;
+  ingestedAt: string;
+}
+
+/**
+ * Parses an item read back from storage against its schema. Unknown attributes (an
+ * adapter's key fields) are dropped; a missing or mistyped field is a storage fault.
+ */
+export function parseStored<T>(schema: z.ZodType<T>, item: unknown, what: string): T {
+  const result = schema.safeParse(item);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const where = issue?.path.join('.') || '(root)';
+  throw errors.internal(new Error(`${what} read from storage is invalid at ${where}: ${issue?.message ?? 'unknown'}`));
+}
