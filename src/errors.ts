@@ -19,6 +19,23 @@ export class AppError extends Error {
 
 export const isAppError = (e: unknown): e is AppError => e instanceof AppError;
 
+/**
+ * Storage did not answer (an outage, throttling past the adapter's retries, a full disk):
+ * the request or job may succeed if tried again later. Retry decisions test for this
+ * type, never for a status number.
+ */
+export class StorageUnavailableError extends AppError {
+  constructor(cause?: unknown) {
+    super(503, 'storage_unavailable', 'Storage is unavailable; retry shortly.', undefined, {
+      cause,
+      retryAfterSeconds: 5,
+    });
+  }
+}
+
+export const isRetryableStorageError = (e: unknown): e is StorageUnavailableError =>
+  e instanceof StorageUnavailableError;
+
 export const errors = {
   validation: (message: string, details?: unknown) =>
     new AppError(400, 'validation_failed', message, details),
@@ -73,11 +90,7 @@ export const errors = {
     new AppError(429, 'rate_limited', 'Too many requests; slow down.', undefined, {
       retryAfterSeconds,
     }),
-  storageUnavailable: (cause?: unknown) =>
-    new AppError(503, 'storage_unavailable', 'Storage is unavailable; retry shortly.', undefined, {
-      cause,
-      retryAfterSeconds: 5,
-    }),
+  storageUnavailable: (cause?: unknown) => new StorageUnavailableError(cause),
   shuttingDown: () =>
     new AppError(503, 'shutting_down', 'The service is shutting down.', undefined, {
       retryAfterSeconds: 1,

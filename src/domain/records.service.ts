@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { errors } from '../errors.js';
 import type { ProjectItem, StoredRecord } from './model.js';
-import type { ControlStore, RecordStore } from '../storage/ports.js';
+import type { ControlStore, RecordPage, RecordStore } from '../storage/ports.js';
 import { deterministicId, newRecordId } from './ids.js';
 import { decodeUtf8, isPlainRecord, parseJsonExact, toJsonText } from './json-text.js';
 
@@ -134,6 +134,11 @@ export class RecordService {
     const record = await this.records.getRecord(project.tableName, id);
     if (!record) throw errors.recordNotFound(id);
     return record;
+  }
+
+  /** One page of the project's records in the store's order; `afterId` continues a page. */
+  async list(project: ProjectItem, options: { limit: number; afterId?: string }): Promise<RecordPage> {
+    return this.records.listRecords(project.tableName, options);
   }
 
   /** A JSON body: one object, or an array whose elements are each checked on their own. */
