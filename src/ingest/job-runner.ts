@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { decimalText, deterministicId } from '../domain/ids.js';
-import { AppError } from '../errors.js';
+import { isRetryableStorageError } from '../errors.js';
 import { MAX_ITEM_BYTES, storedRecordSize } from '../domain/records.service.js';
 import { errorReportKey, settledKey } from '../storage/object-keys.js';
 import type { JobItem, JobOutcome, JobProgress, ProjectItem, RowError, StoredRecord } from '../domain/model.js';
@@ -19,13 +19,6 @@ import { WriteWindow } from './write-window.js';
 const BATCH_ROWS = 25;
 /** Parallel BatchWriteItem calls per job when the deps do not say (INTAKE_WRITE_CONCURRENCY's default). */
 const DEFAULT_WRITE_CONCURRENCY = 4;
-const CHECKPOINT_EVERY_MS = 2000;
-/** A job that keeps failing for reasons other than storage outages is failed after this many claims. */
-const MAX_ATTEMPTS = 3;
-
-function isRetryable(error: unknown): boolean {
-  return error instanceof AppError && error.status === 503;
-}
 
 export interface JobRunnerDeps {
   objects: ObjectStore;
@@ -36,6 +29,10 @@ export interface JobRunnerDeps {
   maxDecompressedBytes: number;
   /** BatchWriteItem calls one job keeps in flight. */
   writeConcurrency?: number;
+  /** How often a running job saves its progress (and proves it still holds the lease). */
+  checkpointIntervalMs: number;
+  /** A job that keeps failing for reasons other than storage outages is failed after this many claims. */
+  maxAttempts: number;
 }
 
 export type RunResult =
@@ -94,7 +91,7 @@ export class JobRunner {
         return await this.finish(project, job, progress, report, { code: error.code, message: error.message });
       }
       if (error instanceof LeaseLostError) return { kind: 'lease_lost' };
-      if (!signal.aborted && !isRetryable(error) && job.attempts >= MAX_ATTEMPTS) {
+      if (!signal.aborted && !isRetryableStorageError(error) && job.attempts >= this.deps.maxAttempts) {
         const message = error instanceof Error ? error.message.slice(0, 300) : 'processing failed';
         return await this.finish(project, job, progress, report, { code: 'processing_failed', message });
       }
@@ -158,7 +155,7 @@ export class JobRunner {
         progress.recordsWritten += batch.length;
         progress.checkpointRow = Math.max(progress.checkpointRow, writes.storedThrough);
       });
-      if (Date.now() - lastCheckpoint >= CHECKPOINT_EVERY_MS) {
+      if (Date.now() - lastCheckpoint >= this.deps.checkpointIntervalMs) {
         progress.bytesRead = counter.bytes;
         progress.notices = [...opened.notices];
         if (!(await control.checkpointJob(project.id, job.id, owner, leaseMs, progress))) throw new LeaseLostError();

@@ -23,6 +23,10 @@ export interface PollerOptions {
    * writer still copying it into place is not read half-way.
    */
   settleMs: number;
+  /** How often a running job saves its progress (and proves it still holds the lease). */
+  checkpointIntervalMs: number;
+  /** Claims after which a job that keeps failing (storage outages aside) is failed. */
+  maxAttempts: number;
 }
 
 export interface PollerDeps {
@@ -60,6 +64,8 @@ export class Poller {
       leaseMs: options.leaseMs,
       maxDecompressedBytes: options.maxDecompressedBytes,
       writeConcurrency: options.writeConcurrency,
+      checkpointIntervalMs: options.checkpointIntervalMs,
+      maxAttempts: options.maxAttempts,
     });
   }
 

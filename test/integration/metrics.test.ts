@@ -131,7 +131,7 @@ describe('/metrics', () => {
     await sleep(1200);
     const poller = new Poller(
       { ...t.storage, projects: t.services.projects, logger: t.logger, metrics: t.metrics },
-      { intervalMs: 100, maxIdleIntervalMs: 200, concurrency: 1, leaseMs: 10_000, maxDecompressedBytes: 1 << 30, settleMs: 0 },
+      { intervalMs: 100, maxIdleIntervalMs: 200, concurrency: 1, leaseMs: 10_000, maxDecompressedBytes: 1 << 30, settleMs: 0, checkpointIntervalMs: 2000, maxAttempts: 3 },
     );
     try {
       await poller.pollOnce();

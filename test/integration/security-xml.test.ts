@@ -58,7 +58,7 @@ describe('XML bombs and external entities through upload and poller', () => {
     dtdUrl = `http://127.0.0.1:${(dtdServer.address() as AddressInfo).port}/evil.dtd`;
     poller = new Poller(
       { ...t.storage, projects: t.services.projects, logger: t.logger, metrics: t.metrics },
-      { intervalMs: 100, maxIdleIntervalMs: 200, concurrency: 2, leaseMs: 5000, settleMs: 0, maxDecompressedBytes: t.config.limits.maxDecompressedBytes },
+      { intervalMs: 100, maxIdleIntervalMs: 200, concurrency: 2, leaseMs: 5000, settleMs: 0, checkpointIntervalMs: 2000, maxAttempts: 3, maxDecompressedBytes: t.config.limits.maxDecompressedBytes },
     );
     poller.start();
   });

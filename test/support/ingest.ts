@@ -43,6 +43,8 @@ export const FAST_POLLER: Omit<PollerOptions, 'maxDecompressedBytes'> = {
   concurrency: 2,
   leaseMs: 3000,
   settleMs: 0,
+  checkpointIntervalMs: 2000,
+  maxAttempts: 3,
 };
 
 /** A poller over the test app's storage (or `storage`, e.g. a fault-injecting wrapper of it). */
