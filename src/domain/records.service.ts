@@ -3,10 +3,12 @@ import { errors } from '../errors.js';
 import type { ProjectItem, StoredRecord } from './model.js';
 import type { ControlStore, RecordPage, RecordStore } from '../storage/ports.js';
 import { deterministicId, newRecordId } from './ids.js';
-import { decodeUtf8, isPlainRecord, parseJsonExact, toJsonText } from './json-text.js';
+import { decodeUtf8, isPlainRecord, parseJsonExact } from './json-text.js';
+import { buildRecord } from './record-builder.js';
 
-/** DynamoDB's item size limit; a record whose stored item would exceed it is rejected alone. */
-export const MAX_ITEM_BYTES = 400 * 1024;
+// Kept here too for callers that knew them as the push path's.
+export { MAX_ITEM_BYTES, storedRecordSize } from './record-builder.js';
+
 const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
 export type PushContentType = 'json' | 'ndjson';
@@ -41,16 +43,6 @@ interface Candidate {
   index: number;
   value?: unknown;
   error?: RecordError;
-}
-
-/** Exact size DynamoDB counts for a stored record: attribute names plus UTF-8 values. */
-export function storedRecordSize(record: StoredRecord): number {
-  return (
-    2 + Buffer.byteLength(record.id) +
-    1 + Buffer.byteLength(record.data) +
-    1 + Buffer.byteLength(record.source) +
-    1 + Buffer.byteLength(record.ingestedAt)
-  );
 }
 
 /**
@@ -98,9 +90,9 @@ export class RecordService {
       }
       const id =
         idempotencyKey === undefined ? newRecordId() : deterministicId('push', idempotencyKey, candidate.index);
-      const record: StoredRecord = {
+      const built = buildRecord({
         id,
-        data: toJsonText(candidate.value),
+        body: { value: candidate.value },
         // A retried idempotent request must store byte-identical items, so its source names
         // the Idempotency-Key rather than the retry's own request id.
         source: JSON.stringify(
@@ -109,17 +101,12 @@ export class RecordService {
             : { type: 'api', keyId: input.source.keyId, idempotencyKey, index: candidate.index },
         ),
         ingestedAt,
-      };
-      const size = storedRecordSize(record);
-      if (size > MAX_ITEM_BYTES) {
-        result.errors.push({
-          index: candidate.index,
-          code: 'record_too_large',
-          message: `The record takes ${size} bytes; the limit is ${MAX_ITEM_BYTES}.`,
-        });
+      });
+      if (!built.ok) {
+        result.errors.push({ index: candidate.index, code: built.code, message: built.message });
         continue;
       }
-      toStore.push(record);
+      toStore.push(built.record);
       result.records.push({ index: candidate.index, id });
     }
     await this.records.putRecords(input.project.tableName, toStore);
@@ -148,11 +135,8 @@ export class RecordService {
     if (!Array.isArray(value)) {
       throw errors.invalidBody('The body must be a JSON object or an array of objects.');
     }
-    return value.map((element, index) =>
-      isPlainRecord(element)
-        ? { index, value: element }
-        : { index, error: { index, code: 'not_an_object', message: 'A record must be a JSON object.' } },
-    );
+    // Whether each element is a record is the record builder's call.
+    return value.map((element, index) => ({ index, value: element }));
   }
 
   /**
@@ -169,12 +153,7 @@ export class RecordService {
         throw errors.tooManyRecords(this.limits.maxRecordsPerRequest);
       }
       try {
-        const value = parseJsonExact(line, this.limits.maxJsonDepth);
-        candidates.push(
-          isPlainRecord(value)
-            ? { index, value }
-            : { index, error: { index, code: 'not_an_object', message: 'A record must be a JSON object.' } },
-        );
+        candidates.push({ index, value: parseJsonExact(line, this.limits.maxJsonDepth) });
       } catch (error) {
         const message = error instanceof Error ? error.message : 'invalid JSON';
         candidates.push({ index, error: { index, code: 'invalid_json', message } });
