@@ -1,5 +1,6 @@
 import { CsvError, Parser, type Options } from 'csv-parse';
 import { normalizeHeaders } from './csv-dialect.js';
+import { recordTooLarge } from './element-buffer.js';
 import type { TextState } from './text-encoding.js';
 import { FileRejectedError, type ParsedRow } from './types.js';
 
@@ -33,7 +34,7 @@ class CsvFeeder {
 
   constructor(
     delimiter: string,
-    private readonly limit: number,
+    readonly limit: number,
   ) {
     const options: Options & { autoDestroy: boolean; readableHighWaterMark: number } = {
       delimiter,
@@ -121,11 +122,9 @@ class CsvFeeder {
   }
 }
 
-function failureToFileError(failure: unknown, where: string): unknown {
+function failureToFileError(failure: unknown, where: string, limit: number): unknown {
   if (!(failure instanceof CsvError)) return failure;
-  if (failure.code === 'CSV_MAX_RECORD_SIZE') {
-    return new FileRejectedError('record_too_large', `${where} is larger than the record size limit`, { cause: failure });
-  }
+  if (failure.code === 'CSV_MAX_RECORD_SIZE') return recordTooLarge(where, limit, failure);
   return new FileRejectedError('malformed_csv', `${where}: ${failure.message}`, { cause: failure });
 }
 
@@ -262,7 +261,7 @@ class CsvRows implements AsyncIterableIterator<ParsedRow> {
       });
       return;
     }
-    this.pendingError = failureToFileError(failure, `row ${this.row + 1}`);
+    this.pendingError = failureToFileError(failure, `row ${this.row + 1}`, this.feeder.limit);
   }
 
   private async close(): Promise<void> {
@@ -290,7 +289,7 @@ export async function openCsvRows(chunks: AsyncGenerator<Buffer>, opts: CsvRowOp
           cause: feeder.failure,
         });
       }
-      if (feeder.failure !== undefined) throw failureToFileError(feeder.failure, 'the header row');
+      if (feeder.failure !== undefined) throw failureToFileError(feeder.failure, 'the header row', feeder.limit);
     }
   } catch (err) {
     feeder.destroy();

@@ -1,4 +1,5 @@
 import { isJsonWhitespace } from './detect-format.js';
+import { ElementBuffer } from './element-buffer.js';
 import { jsonBytesToRow } from './json-record.js';
 import type { TextState } from './text-encoding.js';
 import { FileRejectedError, type ParsedRow } from './types.js';
@@ -50,12 +51,13 @@ class JsonElementSplitter {
   private inString = false;
   private escaped = false;
   private scalar = false;
-  private parts: Buffer[] = [];
-  private partsLength = 0;
+  private readonly element: ElementBuffer;
   private offset = 0;
   elementCount = 0;
 
-  constructor(private readonly limit: number) {}
+  constructor(limit: number) {
+    this.element = new ElementBuffer(limit, () => `element ${this.elementCount + 1}`);
+  }
 
   /** Feeds a chunk; complete elements are appended to `out`. Throws on structural errors. */
   push(chunk: Buffer, out: Buffer[]): void {
@@ -119,7 +121,7 @@ class JsonElementSplitter {
           break;
       }
     }
-    if (this.mode === Mode.InValue) this.holdPart(chunk.subarray(start));
+    if (this.mode === Mode.InValue) this.element.hold(chunk.subarray(start));
     this.offset += length;
   }
 
@@ -169,22 +171,8 @@ class JsonElementSplitter {
     else this.deepLevels++;
   }
 
-  private holdPart(part: Buffer): void {
-    this.partsLength += part.length;
-    if (this.partsLength > this.limit) {
-      throw new FileRejectedError(
-        'record_too_large',
-        `element ${this.elementCount + 1} is larger than the record size limit of ${this.limit} bytes`,
-      );
-    }
-    this.parts.push(part);
-  }
-
   private finishElement(chunk: Buffer, start: number, end: number, out: Buffer[]): void {
-    this.holdPart(chunk.subarray(start, end));
-    out.push(this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.partsLength));
-    this.parts = [];
-    this.partsLength = 0;
+    out.push(this.element.finish(chunk.subarray(start, end)));
     this.elementCount++;
     this.mode = this.single ? Mode.AfterDocument : Mode.ExpectCommaOrEnd;
   }

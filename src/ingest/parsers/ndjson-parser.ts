@@ -1,6 +1,7 @@
+import { ElementBuffer } from './element-buffer.js';
 import { jsonBytesToRow } from './json-record.js';
 import type { TextState } from './text-encoding.js';
-import { FileRejectedError, type ParsedRow } from './types.js';
+import type { ParsedRow } from './types.js';
 
 export interface NdjsonRowOptions {
   maxRecordBytes: number;
@@ -15,32 +16,26 @@ function isBlankLine(line: Buffer): boolean {
   return true;
 }
 
-function tooLarge(line: number, limit: number): FileRejectedError {
-  return new FileRejectedError('record_too_large', `line ${line} is longer than the record size limit of ${limit} bytes`);
-}
-
 /**
  * Splits the UTF-8 bytes on '\n' (a '\r' before it is JSON whitespace) without
- * decoding anything but the lines themselves. A partial line is held as a list
- * of slices and fails the file as soon as it passes maxRecordBytes, so a huge
- * line without a newline never grows memory past the limit.
+ * decoding anything but the lines themselves. A partial line is held in an
+ * ElementBuffer, which fails the file as soon as it passes maxRecordBytes, so a
+ * huge line without a newline never grows memory past the limit.
  *
  * Numbering: blank lines are skipped and are not records, so `row` is the
  * ordinal among non-blank lines; messages quote the physical line number.
  */
 export async function* parseNdjsonRows(chunks: AsyncIterable<Buffer>, opts: NdjsonRowOptions): AsyncGenerator<ParsedRow> {
-  const limit = opts.maxRecordBytes;
-  let pending: Buffer[] = [];
-  let pendingLength = 0;
   let lineNumber = 0;
   let row = 0;
+  const line = new ElementBuffer(opts.maxRecordBytes, () => `line ${lineNumber + 1}`);
 
-  const lineToRow = (line: Buffer): ParsedRow | undefined => {
+  const lineToRow = (bytes: Buffer): ParsedRow | undefined => {
     lineNumber++;
     // Fast path: an object line starts with '{'; anything else gets the full blank check.
-    if (line[0] !== 0x7b && isBlankLine(line)) return undefined;
+    if (bytes[0] !== 0x7b && isBlankLine(bytes)) return undefined;
     row++;
-    return jsonBytesToRow(row, line, opts.text, `line ${lineNumber}`);
+    return jsonBytesToRow(row, bytes, opts.text, `line ${lineNumber}`);
   };
 
   for await (const chunk of chunks) {
@@ -48,26 +43,14 @@ export async function* parseNdjsonRows(chunks: AsyncIterable<Buffer>, opts: Ndjs
     for (;;) {
       const newline = chunk.indexOf(0x0a, start);
       if (newline === -1) break;
-      let line = chunk.subarray(start, newline);
-      if (pendingLength > 0) {
-        pending.push(line);
-        line = Buffer.concat(pending, pendingLength + line.length);
-        pending = [];
-        pendingLength = 0;
-      }
-      if (line.length > limit) throw tooLarge(lineNumber + 1, limit);
-      const parsed = lineToRow(line);
+      const parsed = lineToRow(line.finish(chunk.subarray(start, newline)));
       if (parsed) yield parsed;
       start = newline + 1;
     }
-    if (start < chunk.length) {
-      pending.push(chunk.subarray(start));
-      pendingLength += chunk.length - start;
-      if (pendingLength > limit) throw tooLarge(lineNumber + 1, limit);
-    }
+    if (start < chunk.length) line.hold(chunk.subarray(start));
   }
-  if (pendingLength > 0) {
-    const parsed = lineToRow(Buffer.concat(pending, pendingLength));
+  if (line.size > 0) {
+    const parsed = lineToRow(line.take());
     if (parsed) yield parsed;
   }
 }

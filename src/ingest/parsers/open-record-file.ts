@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { openByteSource, type ByteSource } from './byte-source.js';
 import { detectDelimiter } from './csv-dialect.js';
 import { openCsvRows } from './csv-parser.js';
+import { recordTooLarge } from './element-buffer.js';
 import {
   detectFormatFromContentType,
   detectFormatFromName,
@@ -40,7 +41,7 @@ async function readSample(source: ByteSource, maxRecordBytes: number): Promise<S
     const text = decodeSample(head, choice);
     if (firstContentIndex(text) !== -1 || source.ended) return { choice, text };
     if (head.length > maxRecordBytes) {
-      throw new FileRejectedError('record_too_large', `the file starts with more than ${maxRecordBytes} bytes of whitespace`);
+      throw recordTooLarge('the whitespace at the start of the file', maxRecordBytes);
     }
     want = head.length * 2;
   }

@@ -1,3 +1,4 @@
+import { ElementBuffer } from './element-buffer.js';
 import { FileRejectedError } from './types.js';
 
 const enum Mode {
@@ -65,14 +66,15 @@ export class XmlElementScanner {
   private captureStart = 0;
   private captureOffset = 0;
   private tagOffset = 0;
-  private parts: Buffer[] = [];
-  private partsLength = 0;
+  private readonly element: ElementBuffer;
   private offset = 0;
   elementCount = 0;
   /** Set once text sits directly inside the root, between elements; it is ignored. */
   strayText = false;
 
-  constructor(private readonly limit: number) {}
+  constructor(limit: number) {
+    this.element = new ElementBuffer(limit, () => `element ${this.elementCount + 1}`);
+  }
 
   push(chunk: Buffer, out: XmlElementChunk[]): void {
     const length = chunk.length;
@@ -177,7 +179,7 @@ export class XmlElementScanner {
       }
     }
     if (this.mode === Mode.StartName || this.mode === Mode.EndName) this.takeName(chunk, length);
-    if (this.capturing) this.holdPart(chunk.subarray(this.captureStart));
+    if (this.capturing) this.element.hold(chunk.subarray(this.captureStart));
     this.offset += length;
   }
 
@@ -253,24 +255,11 @@ export class XmlElementScanner {
 
   private cancelCapture(): void {
     this.capturing = false;
-    this.parts = [];
-    this.partsLength = 0;
-  }
-
-  private holdPart(part: Buffer): void {
-    this.partsLength += part.length;
-    if (this.partsLength > this.limit) {
-      throw new FileRejectedError(
-        'record_too_large',
-        `element ${this.elementCount + 1} is larger than the record size limit of ${this.limit} bytes`,
-      );
-    }
-    this.parts.push(part);
+    this.element.clear();
   }
 
   private finishElement(chunk: Buffer, end: number, name: string, out: XmlElementChunk[], endOffset?: number): void {
-    this.holdPart(chunk.subarray(this.captureStart, end));
-    let bytes = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.partsLength);
+    let bytes = this.element.finish(chunk.subarray(this.captureStart, end));
     if (endOffset !== undefined) bytes = bytes.subarray(0, endOffset - this.captureOffset);
     out.push({ name, bytes });
     this.elementCount++;
