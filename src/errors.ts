@@ -72,6 +72,12 @@ export const errors = {
     new AppError(404, 'job_not_found', `Job ${JSON.stringify(id.slice(0, 100))} does not exist.`),
   routeNotFound: (method: string, path: string) =>
     new AppError(404, 'route_not_found', `No route for ${method} ${path.slice(0, 200)}.`),
+  recordTooLarge: (id: string, size: number, limit: number) =>
+    new AppError(
+      400,
+      'record_too_large',
+      `Record ${JSON.stringify(id.slice(0, 100))} takes ${size} bytes; the limit is ${limit}.`,
+    ),
   projectExists: (id: string) =>
     new AppError(409, 'project_exists', `Project ${id} already exists.`),
   idempotencyKeyReused: () =>

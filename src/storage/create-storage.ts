@@ -1,71 +1,75 @@
 import path from 'node:path';
 import type { Config } from '../config.js';
-import { createDynamoClient, createS3Client, embeddedClientOptions, reportSdkRetries, type AwsClientOptions } from './aws/clients.js';
-import { DynamoControlStore } from './aws/dynamo-control-store.js';
-import { DynamoRateLimitStore } from './aws/dynamo-rate-limit-store.js';
-import { DynamoRecordStore } from './aws/dynamo-record-store.js';
-import { S3ObjectStore } from './aws/s3-object-store.js';
-import { startEmbeddedDynamo } from './embedded/dynalite-engine.js';
-import { EngineJsonClient } from './embedded/engine-json-client.js';
+import { DynamoControlStore } from './dynamodb/dynamo-control-store.js';
+import { createDynamoClient } from './dynamodb/dynamo-client.js';
+import { DynamoRateLimitStore } from './dynamodb/dynamo-rate-limit-store.js';
+import { DynamoRecordStore } from './dynamodb/dynamo-record-store.js';
 import { FsObjectStore } from './fs/fs-object-store.js';
+import { assertNoEarlierEmbeddedData, embeddedDatabaseFile } from './embedded-data-dir.js';
 import { storageNames } from './names.js';
-import type { ObjectStore, Storage } from './ports.js';
+import type { Storage } from './ports.js';
+import { createS3Client } from './s3/s3-client.js';
+import { S3ObjectStore } from './s3/s3-object-store.js';
+import { reportSdkRetries } from './sdk-http.js';
+import { SqliteControlStore } from './sqlite/sqlite-control-store.js';
+import { SqliteDatabase } from './sqlite/sqlite-database.js';
+import { SqliteRateLimitStore } from './sqlite/sqlite-rate-limit-store.js';
+import { SqliteRecordStore } from './sqlite/sqlite-record-store.js';
 
 export interface StorageHooks {
   onRetry?: (reason: string) => void;
   /** Static credentials (tests against emulators); the default credentials chain otherwise. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
-  /** The embedded engine's thread stopped on its own (embedded mode only). */
-  onEngineCrash?: (error: Error) => void;
 }
 
-/**
- * Builds the storage adapters for the configured mode. Both modes use the same DynamoDB
- * adapters; only the endpoint (dynalite on its own thread, or AWS) and the object store differ.
- */
+/** Builds the storage adapters for the configured mode. */
 export async function createStorage(config: Config, hooks: StorageHooks = {}): Promise<Storage> {
-  const names = storageNames(config.namePrefix);
-  let clientOptions: AwsClientOptions;
-  let objects: ObjectStore;
-  let closeEngine: () => Promise<void> = async () => undefined;
-  let engineJson: EngineJsonClient | undefined;
+  return config.storage === 'embedded' ? createEmbeddedStorage(config) : createAwsStorage(config, hooks);
+}
 
-  if (config.storage === 'embedded') {
-    const engine = await startEmbeddedDynamo(path.join(config.dataDir, 'dynamodb'), { onCrash: hooks.onEngineCrash });
-    closeEngine = engine.close;
-    engineJson = new EngineJsonClient(engine.requestHandler);
-    clientOptions = embeddedClientOptions(engine);
-    objects = new FsObjectStore(path.join(config.dataDir, 'objects'));
-  } else {
-    clientOptions = {
-      region: config.aws.region,
-      dynamodbEndpoint: config.aws.dynamodbEndpoint,
-      s3Endpoint: config.aws.s3Endpoint,
-      s3ForcePathStyle: config.aws.s3ForcePathStyle,
-      credentials: hooks.credentials,
-    };
-    const s3 = createS3Client(clientOptions);
-    if (hooks.onRetry) reportSdkRetries(s3, 's3', hooks.onRetry);
-    objects = new S3ObjectStore(s3, config.aws.region, names.probeBucket);
-    closeEngine = async () => s3.destroy();
-  }
-  const dynamo = createDynamoClient(clientOptions);
-  if (hooks.onRetry) reportSdkRetries(dynamo, 'dynamodb', hooks.onRetry);
-  const control = new DynamoControlStore(dynamo, names.controlTable);
-  const records = new DynamoRecordStore(dynamo, {
-    writeConcurrency: config.poller.writeConcurrency,
-    onRetry: hooks.onRetry,
-    engine: engineJson,
+/** Embedded mode: SQLite for records and control data, files for objects, all under the data directory. */
+function createEmbeddedStorage(config: Config): Storage {
+  assertNoEarlierEmbeddedData(config.dataDir);
+  const database = SqliteDatabase.open(embeddedDatabaseFile(config.dataDir), { synchronous: config.embedded.synchronous });
+  return {
+    objects: new FsObjectStore(path.join(config.dataDir, 'objects')),
+    records: new SqliteRecordStore(database),
+    control: new SqliteControlStore(database),
+    rateCounters: new SqliteRateLimitStore(database),
+    async close() {
+      database.close();
+    },
+  };
+}
+
+/** aws mode: DynamoDB and S3 through the SDK, with the standard AWS settings. */
+async function createAwsStorage(config: Config, hooks: StorageHooks): Promise<Storage> {
+  const names = storageNames(config.namePrefix);
+  const dynamo = createDynamoClient({
+    region: config.aws.region,
+    endpoint: config.aws.dynamodbEndpoint,
+    credentials: hooks.credentials,
   });
+  const s3 = createS3Client({
+    region: config.aws.region,
+    endpoint: config.aws.s3Endpoint,
+    forcePathStyle: config.aws.s3ForcePathStyle,
+    credentials: hooks.credentials,
+  });
+  if (hooks.onRetry) {
+    reportSdkRetries(dynamo, 'dynamodb', hooks.onRetry);
+    reportSdkRetries(s3, 's3', hooks.onRetry);
+  }
+  const control = new DynamoControlStore(dynamo, names.controlTable);
   await control.ensureTable();
   return {
-    objects,
-    records,
+    objects: new S3ObjectStore(s3, config.aws.region, names.probeBucket),
+    records: new DynamoRecordStore(dynamo, { writeConcurrency: config.poller.writeConcurrency, onRetry: hooks.onRetry }),
     control,
     rateCounters: new DynamoRateLimitStore(dynamo, names.controlTable),
     async close() {
       dynamo.destroy();
-      await closeEngine();
+      s3.destroy();
     },
   };
 }

@@ -7,8 +7,9 @@ import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Poller } from '../../src/ingest/poller.js';
-import { createDynamoClient, reportSdkRetries } from '../../src/storage/aws/clients.js';
-import { DynamoRecordStore } from '../../src/storage/aws/dynamo-record-store.js';
+import { createDynamoClient } from '../../src/storage/dynamodb/dynamo-client.js';
+import { DynamoRecordStore } from '../../src/storage/dynamodb/dynamo-record-store.js';
+import { reportSdkRetries } from '../../src/storage/sdk-http.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 
 type Labels = Record<string, string>;
@@ -177,8 +178,8 @@ describe('/metrics', () => {
         : { status: 200, body: { UnprocessedItems: {} } },
     );
     const credentials = { accessKeyId: 'fake', secretAccessKey: 'fake' };
-    const flakyClient = createDynamoClient({ region: 'us-east-1', dynamodbEndpoint: flaky.endpoint, credentials });
-    const throttledClient = createDynamoClient({ region: 'us-east-1', dynamodbEndpoint: throttled.endpoint, credentials });
+    const flakyClient = createDynamoClient({ region: 'us-east-1', endpoint: flaky.endpoint, credentials });
+    const throttledClient = createDynamoClient({ region: 'us-east-1', endpoint: throttled.endpoint, credentials });
     try {
       reportSdkRetries(flakyClient, 'dynamodb', onRetry);
       await flakyClient.send(new ListTablesCommand({}));

@@ -1,11 +1,11 @@
 // INTAKE_RATE_LIMIT_STORE=dynamodb: counters in the control table, shared by every task.
-// Two apps over the same tables stand for two tasks; the same store also runs on dynalite
-// (the embedded mode), since it uses only UpdateItem (ADD, SET, conditions) and GetItem.
+// Two apps over the same tables stand for two tasks; in embedded mode the same setting keeps
+// the counters in the SQLite database.
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDynamoClient } from '../../src/storage/aws/clients.js';
+import { createDynamoClient } from '../../src/storage/dynamodb/dynamo-client.js';
 import { storageNames } from '../../src/storage/names.js';
 import type { RateCounterStore } from '../../src/storage/ports.js';
 import {
@@ -110,7 +110,7 @@ describe('shared rate limits across two tasks (DynamoDB Local)', () => {
     const windowMs = WINDOW_SECONDS * 1000;
     const start = Math.floor(Date.now() / windowMs) * windowMs;
     const env = testAwsEnv();
-    const client = createDynamoClient({ region: env.region, dynamodbEndpoint: env.dynamodbEndpoint, credentials: env.credentials });
+    const client = createDynamoClient({ region: env.region, endpoint: env.dynamodbEndpoint, credentials: env.credentials });
     try {
       const out = await client.send(
         new GetItemCommand({
@@ -137,7 +137,7 @@ describe('shared rate limits across two tasks (DynamoDB Local)', () => {
   });
 });
 
-describe('shared rate limits on dynalite (embedded mode)', () => {
+describe('shared rate limits on SQLite (embedded mode)', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await createTestApp({ mode: 'embedded', env: { INTAKE_RATE_LIMIT_STORE: 'dynamodb' } });

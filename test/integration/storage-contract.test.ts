@@ -1,43 +1,24 @@
-// Runs the storage contract suites against every adapter the service ships:
-// objects on the filesystem (embedded mode) and in S3 (the fauxqs emulator), and the
-// DynamoDB adapters on DynamoDB Local (as on AWS) and on dynalite, reached as embedded
-// mode reaches it (over its thread's transport, record calls without the SDK).
+// Runs the storage contract suites against every adapter the service ships: objects on
+// the filesystem (embedded mode) and in S3 (the fauxqs emulator); records and control
+// data in SQLite (embedded mode) and in DynamoDB (AWS's DynamoDB Local, as on AWS).
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createDynamoClient, createS3Client } from '../../src/storage/aws/clients.js';
-import { DynamoControlStore } from '../../src/storage/aws/dynamo-control-store.js';
-import { DynamoRecordStore } from '../../src/storage/aws/dynamo-record-store.js';
-import { S3ObjectStore } from '../../src/storage/aws/s3-object-store.js';
-import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../src/storage/embedded/dynalite-engine.js';
-import { EngineJsonClient } from '../../src/storage/embedded/engine-json-client.js';
+import { createDynamoClient } from '../../src/storage/dynamodb/dynamo-client.js';
+import { DynamoControlStore } from '../../src/storage/dynamodb/dynamo-control-store.js';
+import { DynamoRateLimitStore } from '../../src/storage/dynamodb/dynamo-rate-limit-store.js';
+import { DynamoRecordStore } from '../../src/storage/dynamodb/dynamo-record-store.js';
 import { FsObjectStore } from '../../src/storage/fs/fs-object-store.js';
+import { createS3Client } from '../../src/storage/s3/s3-client.js';
+import { S3ObjectStore } from '../../src/storage/s3/s3-object-store.js';
+import { SqliteControlStore } from '../../src/storage/sqlite/sqlite-control-store.js';
+import { SqliteDatabase } from '../../src/storage/sqlite/sqlite-database.js';
+import { SqliteRateLimitStore } from '../../src/storage/sqlite/sqlite-rate-limit-store.js';
+import { SqliteRecordStore } from '../../src/storage/sqlite/sqlite-record-store.js';
 import { freshName } from '../support/contract/contract-helpers.js';
 import { describeObjectStoreContract } from '../support/contract/object-store.contract.js';
-import {
-  describeRecordAndControlStoreContract,
-  type RecordAndControlStoreFixture,
-} from '../support/contract/record-control-store.contract.js';
+import { describeRecordAndControlStoreContract } from '../support/contract/record-control-store.contract.js';
 import { testAwsEnv } from '../support/endpoints.js';
-
-async function dynamoFixture(options: {
-  endpoint: string;
-  region: string;
-  credentials: { accessKeyId: string; secretAccessKey: string };
-  /** The embedded engine, wired as embedded mode wires it (its transport, and direct record calls). */
-  engine?: EmbeddedDynamo;
-}): Promise<Omit<RecordAndControlStoreFixture, 'close'> & { destroy(): void }> {
-  const client = createDynamoClient({
-    region: options.region,
-    dynamodbEndpoint: options.endpoint,
-    credentials: options.credentials,
-    dynamodbRequestHandler: options.engine?.requestHandler,
-  });
-  const control = new DynamoControlStore(client, freshName('ct-control'));
-  await control.ensureTable();
-  const engine = options.engine ? new EngineJsonClient(options.engine.requestHandler) : undefined;
-  return { records: new DynamoRecordStore(client, { writeConcurrency: 4, engine }), control, destroy: () => client.destroy() };
-}
 
 describeObjectStoreContract('FsObjectStore (embedded)', async () => {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'intake-contract-fs-'));
@@ -49,12 +30,7 @@ describeObjectStoreContract('FsObjectStore (embedded)', async () => {
 
 describeObjectStoreContract('S3ObjectStore (fauxqs S3 emulator)', async () => {
   const env = testAwsEnv();
-  const client = createS3Client({
-    region: env.region,
-    s3Endpoint: env.s3Endpoint,
-    s3ForcePathStyle: true,
-    credentials: env.credentials,
-  });
+  const client = createS3Client({ region: env.region, endpoint: env.s3Endpoint, forcePathStyle: true, credentials: env.credentials });
   return {
     store: new S3ObjectStore(client, env.region, freshName('ct-probe')),
     close: async () => client.destroy(),
@@ -63,25 +39,45 @@ describeObjectStoreContract('S3ObjectStore (fauxqs S3 emulator)', async () => {
 
 describeRecordAndControlStoreContract('DynamoDB adapters on DynamoDB Local', async () => {
   const env = testAwsEnv();
-  const fixture = await dynamoFixture({ endpoint: env.dynamodbEndpoint, region: env.region, credentials: env.credentials });
-  return { ...fixture, close: async () => fixture.destroy() };
+  const client = createDynamoClient({ region: env.region, endpoint: env.dynamodbEndpoint, credentials: env.credentials });
+  const table = freshName('ct-control');
+  const control = new DynamoControlStore(client, table);
+  await control.ensureTable();
+  return {
+    records: new DynamoRecordStore(client, { writeConcurrency: 4 }),
+    control,
+    rateCounters: (now) => new DynamoRateLimitStore(client, table, now),
+    close: async () => client.destroy(),
+    // Nothing listens on port 9 (discard): every call fails to connect, as in an outage.
+    unavailable: async () => {
+      const dead = createDynamoClient({ region: env.region, endpoint: 'http://127.0.0.1:9', credentials: env.credentials, maxAttempts: 1 });
+      return {
+        records: new DynamoRecordStore(dead, { writeConcurrency: 1 }),
+        control: new DynamoControlStore(dead, table),
+        close: async () => dead.destroy(),
+      };
+    },
+  };
 });
 
-describeRecordAndControlStoreContract('DynamoDB adapters on dynalite (embedded)', async () => {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'intake-contract-dynalite-'));
-  const engine = await startEmbeddedDynamo(dir);
-  const fixture = await dynamoFixture({
-    endpoint: engine.endpoint,
-    region: 'local',
-    credentials: { accessKeyId: 'embedded', secretAccessKey: 'embedded' },
-    engine,
-  });
+describeRecordAndControlStoreContract('SQLite adapters (embedded)', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'intake-contract-sqlite-'));
+  const database = SqliteDatabase.open(path.join(dir, 'intake.db'), { synchronous: 'normal' });
   return {
-    ...fixture,
+    records: new SqliteRecordStore(database),
+    control: new SqliteControlStore(database),
+    rateCounters: (now) => new SqliteRateLimitStore(database, now),
     close: async () => {
-      fixture.destroy();
-      await engine.close();
+      database.close();
       await fs.rm(dir, { recursive: true, force: true });
+    },
+    // A database whose connection is gone: what every call meets during shutdown or after a crash of the engine.
+    unavailable: async () => {
+      const lost = SqliteDatabase.open(path.join(dir, 'lost.db'), { synchronous: 'normal' });
+      const stores = { records: new SqliteRecordStore(lost), control: new SqliteControlStore(lost) };
+      await stores.records.ensureTable('lost-records');
+      lost.close();
+      return { ...stores, close: async () => undefined };
     },
   };
 });

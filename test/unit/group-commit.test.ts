@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { errors } from '../../src/errors.js';
-import { GroupCommit } from '../../src/storage/group-commit.js';
+import { GroupCommit } from '../../src/storage/dynamodb/group-commit.js';
 
 interface Item {
   id: string;

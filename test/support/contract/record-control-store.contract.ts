@@ -1,18 +1,22 @@
-// The behaviour the DynamoDB adapters must show on every engine the service runs them on
-// (DynamoDB Local in tests and on AWS, dynalite in the embedded mode), run by
-// test/integration/storage-contract.test.ts against each engine.
+// The behaviour every record and control store must show, whatever its engine (DynamoDB
+// on AWS and DynamoDB Local, SQLite in embedded mode), so that the two modes cannot be
+// told apart through the API. Run by test/integration/storage-contract.test.ts.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_ITEM_BYTES, storedRecordSize } from '../../../src/domain/records.service.js';
 import type { ApiKeyItem, JobItem, ProjectItem, StoredRecord } from '../../../src/domain/model.js';
-import type { ControlStore, RecordStore } from '../../../src/storage/ports.js';
+import type { ControlStore, RateCounterStore, RecordStore } from '../../../src/storage/ports.js';
 import { appErrorCode, freshName, rejectionOf } from './contract-helpers.js';
 
 export interface RecordAndControlStoreFixture {
   records: RecordStore;
   /** A control store over a fresh table of its own, its table already ensured. */
   control: ControlStore;
+  /** Rate counters in the same store, on the given clock. */
+  rateCounters(now: () => number): RateCounterStore;
   close(): Promise<void>;
+  /** Stores of the same engine whose storage does not answer (an outage). */
+  unavailable(): Promise<{ records: RecordStore; control: ControlStore; close(): Promise<void> }>;
 }
 
 const INGESTED_AT = '2026-02-03T04:05:06.789Z';
@@ -138,6 +142,17 @@ export function describeRecordAndControlStoreContract(
         expect(await records.getRecord(table, atLimit.id)).toEqual(atLimit);
       });
 
+      it('refuses a record one byte over the limit with record_too_large, storing nothing of its batch', async () => {
+        const base = record('over-the-limit-00000000000', '');
+        const fill = MAX_ITEM_BYTES + 1 - storedRecordSize({ ...base, data: '{"s":""}' });
+        const over = { ...base, data: `{"s":"${'y'.repeat(fill)}"}` };
+        expect(storedRecordSize(over)).toBe(MAX_ITEM_BYTES + 1);
+        const error = await rejectionOf(records.putRecords(table, [record('beside-over', '{}'), over]));
+        expect(appErrorCode(error)).toBe('record_too_large');
+        expect(await records.getRecord(table, over.id)).toBeNull();
+        expect(await records.getRecord(table, 'beside-over')).toBeNull();
+      });
+
       it('answers getRecord with null for an unknown id', async () => {
         expect(await records.getRecord(table, 'no-such-record')).toBeNull();
       });
@@ -192,7 +207,8 @@ export function describeRecordAndControlStoreContract(
           after = page.next;
           pages++;
         } while (after !== undefined && pages < 50);
-        expect(seen.sort()).toEqual([...ids, 'p-race'].sort());
+        // Pages follow the project id order on every engine.
+        expect(seen).toEqual([...ids, 'p-race'].sort());
       });
     });
 
@@ -215,8 +231,8 @@ export function describeRecordAndControlStoreContract(
         expect((await control.getKey('keyaaaaaaaaaaaa1'))?.projectId).toBe('k-proj');
       });
 
-      it('lists a project’s keys only', async () => {
-        expect((await control.listKeys('k-proj')).map((k) => k.id).sort()).toEqual([
+      it('lists a project’s keys only, oldest first', async () => {
+        expect((await control.listKeys('k-proj')).map((k) => k.id)).toEqual([
           'keyaaaaaaaaaaaa1',
           'keyaaaaaaaaaaaa2',
           'keyaaaaaaaaaaaa3',
@@ -296,6 +312,26 @@ export function describeRecordAndControlStoreContract(
         expect(taken?.startedAt).toBe(claimed?.startedAt);
       });
 
+      it('lets racing creations of one job agree on the first', async () => {
+        const first = job(P, 'race-create', at(7));
+        const results = await Promise.all([
+          control.createJob(first),
+          control.createJob({ ...first, fileName: 'second.csv' }),
+          control.createJob({ ...first, fileName: 'third.csv' }),
+        ]);
+        expect(new Set(results.map((r) => r.fileName)).size).toBe(1);
+        expect((await control.getJob(P, 'race-create'))?.fileName).toBe(results[0]!.fileName);
+      });
+
+      it('lets exactly one of racing claims take the lease', async () => {
+        await control.createJob(job(P, 'race-claim', at(8)));
+        const owners = ['w-1', 'w-2', 'w-3', 'w-4'];
+        const claims = await Promise.all(owners.map((owner) => control.claimJob(P, 'race-claim', owner, 60_000)));
+        const winners = claims.filter((claim) => claim !== null);
+        expect(winners).toHaveLength(1);
+        expect((await control.getJob(P, 'race-claim'))?.leaseOwner).toBe(winners[0]!.leaseOwner);
+      });
+
       it('lets only the lease owner checkpoint and finish', async () => {
         await control.createJob(job(P, 'own-1', at(3)));
         await control.claimJob(P, 'own-1', 'worker-a', 10_000);
@@ -372,6 +408,70 @@ export function describeRecordAndControlStoreContract(
         } while (after !== undefined && pages < 20);
         expect(seen).toEqual(['list-4', 'list-3', 'list-2', 'list-1', 'list-0']);
         expect((await control.listJobs(L, { limit: 100 })).next).toBeUndefined();
+      });
+    });
+
+    describe('RateCounterStore', () => {
+      let clock = Date.parse('2026-03-01T00:00:10Z');
+      let counters: RateCounterStore;
+      beforeAll(() => {
+        counters = fixture.rateCounters(() => clock);
+      });
+
+      it('counts hits per key and window, and starts again in the next window', async () => {
+        const key = freshName('rk');
+        expect(await counters.get(key, 60_000)).toBeUndefined();
+        expect((await counters.increment(key, 60_000)).count).toBe(1);
+        const second = await counters.increment(key, 60_000);
+        expect(second).toEqual({ count: 2, resetAt: new Date('2026-03-01T00:01:00Z') });
+        expect((await counters.increment(`${key}-other`, 60_000)).count).toBe(1);
+        expect((await counters.get(key, 60_000))?.count).toBe(2);
+        clock += 60_000;
+        expect(await counters.get(key, 60_000)).toBeUndefined();
+        expect((await counters.increment(key, 60_000)).count).toBe(1);
+      });
+
+      it('takes hits back, never below zero, and resets', async () => {
+        const key = freshName('rk');
+        await counters.increment(key, 60_000);
+        await counters.decrement(key, 60_000);
+        await counters.decrement(key, 60_000);
+        expect((await counters.get(key, 60_000))?.count).toBe(0);
+        await counters.increment(key, 60_000);
+        await counters.increment(key, 60_000);
+        await counters.reset(key, 60_000);
+        expect((await counters.get(key, 60_000))?.count).toBe(0);
+        await counters.decrement(`${key}-never-seen`, 60_000);
+        await counters.reset(`${key}-never-seen`, 60_000);
+      });
+
+      it('counts concurrent hits exactly', async () => {
+        const key = freshName('rk');
+        const counts = await Promise.all(Array.from({ length: 20 }, () => counters.increment(key, 60_000)));
+        expect(counts.map((c) => c.count).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      });
+    });
+
+    describe('when storage does not answer', () => {
+      it('fails every call with storage_unavailable (503), never another error', async () => {
+        const down = await fixture.unavailable();
+        try {
+          const calls: [string, () => Promise<unknown>][] = [
+            ['putRecords', () => down.records.putRecords('lost-records', [record('r', '{}')])],
+            ['getRecord', () => down.records.getRecord('lost-records', 'r')],
+            ['listRecords', () => down.records.listRecords('lost-records', { limit: 5 })],
+            ['getProject', () => down.control.getProject('p-one')],
+            ['createJob', () => down.control.createJob(job('p-down', 'down-1', at(1)))],
+            ['claimJob', () => down.control.claimJob('p-down', 'down-1', 'w', 1000)],
+            ['ping', () => down.control.ping()],
+          ];
+          for (const [name, call] of calls) {
+            const error = await rejectionOf(call());
+            expect([name, appErrorCode(error), (error as { status?: number }).status]).toEqual([name, 'storage_unavailable', 503]);
+          }
+        } finally {
+          await down.close();
+        }
       });
     });
 

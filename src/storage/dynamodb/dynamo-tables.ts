@@ -5,7 +5,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorName, guard } from './aws-errors.js';
+import { errorName, guard } from '../sdk-errors.js';
 
 /**
  * Creates the table when missing and waits until it is ACTIVE. Safe when many tasks

@@ -12,7 +12,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
 import type { ObjectInfo, ObjectStore, PutObjectOptions } from '../ports.js';
 import { assertSafeKey } from '../object-keys.js';
-import { errorName, guard } from './aws-errors.js';
+import { errorName, guard } from '../sdk-errors.js';
 
 const PART_SIZE = 8 * 1024 * 1024;
 

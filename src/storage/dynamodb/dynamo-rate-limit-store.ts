@@ -3,20 +3,19 @@ import {
   UpdateItemCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { createHash } from 'node:crypto';
 import type { RateCount, RateCounterStore } from '../ports.js';
-import { errorName, guard } from './aws-errors.js';
+import { rateWindow } from '../rate-window.js';
+import { guard } from '../sdk-errors.js';
+import { whenConditionHolds } from './conditional-write.js';
 
 // Old window items are never read again (the window start is part of their key), so
-// nothing depends on TTL deletion: DynamoDB Local and dynalite never expire items, and
+// nothing depends on TTL deletion: DynamoDB Local never expires items, and
 // on AWS the `ttl` attribute only keeps the table from growing.
 const TTL_MARGIN_SECONDS = 300;
-const MAX_PLAIN_KEY_LENGTH = 200;
 
 /**
  * Rate-limit counters shared by every task, in the control table: one item per key and
- * fixed window, counted with `UpdateItem ADD` (atomic on DynamoDB, DynamoDB Local and
- * dynalite alike, no transactions). One counter is one item, so a single key can be
+ * fixed window, counted with `UpdateItem ADD` (atomic, no transactions). One counter is one item, so a single key can be
  * counted at up to DynamoDB's per-item write rate (about 1,000 writes a second).
  */
 export class DynamoRateLimitStore implements RateCounterStore {
@@ -47,9 +46,10 @@ export class DynamoRateLimitStore implements RateCounterStore {
 
   async decrement(key: string, windowMs: number): Promise<void> {
     const { itemKey } = this.windowOf(key, windowMs);
-    await guard(async () => {
-      try {
-        await this.client.send(
+    // A failed condition means nothing to take back: the window is new or already at zero.
+    await guard(() =>
+      whenConditionHolds(() =>
+        this.client.send(
           new UpdateItemCommand({
             TableName: this.tableName,
             Key: itemKey,
@@ -57,12 +57,9 @@ export class DynamoRateLimitStore implements RateCounterStore {
             ConditionExpression: 'hits > :zero',
             ExpressionAttributeValues: { ':minus': { N: '-1' }, ':zero': { N: '0' } },
           }),
-        );
-      } catch (error) {
-        // Nothing to take back: the window is new or already at zero.
-        if (errorName(error) !== 'ConditionalCheckFailedException') throw error;
-      }
-    });
+        ),
+      ),
+    );
   }
 
   async get(key: string, windowMs: number): Promise<RateCount | undefined> {
@@ -77,9 +74,9 @@ export class DynamoRateLimitStore implements RateCounterStore {
   /** Zeroes the counter with UpdateItem, so the task role needs no DeleteItem. */
   async reset(key: string, windowMs: number): Promise<void> {
     const { itemKey } = this.windowOf(key, windowMs);
-    await guard(async () => {
-      try {
-        await this.client.send(
+    await guard(() =>
+      whenConditionHolds(() =>
+        this.client.send(
           new UpdateItemCommand({
             TableName: this.tableName,
             Key: itemKey,
@@ -87,21 +84,13 @@ export class DynamoRateLimitStore implements RateCounterStore {
             ConditionExpression: 'attribute_exists(pk)',
             ExpressionAttributeValues: { ':zero': { N: '0' } },
           }),
-        );
-      } catch (error) {
-        if (errorName(error) !== 'ConditionalCheckFailedException') throw error;
-      }
-    });
+        ),
+      ),
+    );
   }
 
-  /** Windows are aligned to multiples of their length, so every task agrees on the current one. */
   private windowOf(key: string, windowMs: number) {
-    const start = Math.floor(this.now() / windowMs) * windowMs;
-    // Keys are short (a key id, an address); anything longer is hashed to bound the item key.
-    const safe = key.length <= MAX_PLAIN_KEY_LENGTH ? key : createHash('sha256').update(key).digest('base64url');
-    return {
-      itemKey: { pk: { S: `ratelimit#${safe}#${windowMs}#${start}` }, sk: { S: 'ratelimit' } },
-      resetAt: new Date(start + windowMs),
-    };
+    const { counterKey, resetAt } = rateWindow(key, windowMs, this.now());
+    return { itemKey: { pk: { S: counterKey }, sk: { S: 'ratelimit' } }, resetAt };
   }
 }

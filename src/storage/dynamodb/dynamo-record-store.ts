@@ -3,19 +3,16 @@ import {
   GetItemCommand,
   ScanCommand,
   type AttributeValue,
-  type BatchWriteItemCommandInput,
   type DynamoDBClient,
-  type GetItemCommandInput,
-  type ScanCommandInput,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errors } from '../../errors.js';
-import type { EngineJsonClient } from '../embedded/engine-json-client.js';
-import { GroupCommit } from '../group-commit.js';
+import { assertStorableRecord } from '../record-limits.js';
+import { GroupCommit } from './group-commit.js';
 import type { StoredRecord } from '../../domain/model.js';
 import type { RecordPage, RecordStore } from '../ports.js';
-import { errorName, guard, isTransientStorageError, toStorageError } from './aws-errors.js';
+import { errorName, guard, isTransientStorageError, toStorageError } from '../sdk-errors.js';
 import { ensureDynamoTable } from './dynamo-tables.js';
 
 /** DynamoDB's BatchWriteItem takes at most 25 puts per call. */
@@ -42,46 +39,16 @@ export interface DynamoRecordStoreOptions {
   /** Parallel BatchWriteItem calls per putRecords call. */
   writeConcurrency: number;
   onRetry?: (reason: string) => void;
-  /**
-   * In embedded mode: the engine's transport spoken directly, for the calls below that
-   * carry records (see EngineJsonClient). Without it every call goes through the SDK.
-   */
-  engine?: EngineJsonClient;
-}
-
-/**
- * The three calls that carry records: straight to the embedded engine when there is one
- * (EngineJsonClient), through the SDK otherwise. The bench's ceilings send theirs here too.
- */
-export class RecordCalls {
-  constructor(
-    private readonly client: DynamoDBClient,
-    private readonly engine?: EngineJsonClient,
-  ) {}
-
-  batchWriteItem(input: BatchWriteItemCommandInput) {
-    return this.engine ? this.engine.call('BatchWriteItem', input) : this.client.send(new BatchWriteItemCommand(input));
-  }
-
-  getItem(input: GetItemCommandInput) {
-    return this.engine ? this.engine.call('GetItem', input) : this.client.send(new GetItemCommand(input));
-  }
-
-  scan(input: ScanCommandInput) {
-    return this.engine ? this.engine.call('Scan', input) : this.client.send(new ScanCommand(input));
-  }
 }
 
 export class DynamoRecordStore implements RecordStore {
   /** Small puts (a few pushed records each) share BatchWriteItem calls under load. */
   private readonly smallPuts: GroupCommit<WriteRequest>;
-  private readonly calls: RecordCalls;
 
   constructor(
     private readonly client: DynamoDBClient,
     private readonly options: DynamoRecordStoreOptions,
   ) {
-    this.calls = new RecordCalls(client, options.engine);
     this.smallPuts = new GroupCommit(
       (table, requests) => this.writeBatch(table, requests),
       (request) => request.PutRequest!.Item!.id!.S!,
@@ -99,6 +66,10 @@ export class DynamoRecordStore implements RecordStore {
   }
 
   async putRecords(table: string, records: StoredRecord[]): Promise<void> {
+    // Refused here, before any write, so that no part of the batch is stored and the
+    // caller sees the error every record store gives (DynamoDB would answer a bare
+    // ValidationException for that item's whole BatchWriteItem call).
+    for (const record of records) assertStorableRecord(record);
     const chunks: WriteRequest[][] = [];
     for (let i = 0; i < records.length; i += BATCH_SIZE) {
       // A batch may not name one key twice; the last write of an id wins, as PutItem would.
@@ -128,7 +99,7 @@ export class DynamoRecordStore implements RecordStore {
     let pending = requests;
     for (let attempt = 1; ; attempt++) {
       try {
-        const out = await this.calls.batchWriteItem({ RequestItems: { [table]: pending } });
+        const out = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [table]: pending } }));
         const unprocessed = out.UnprocessedItems?.[table] ?? [];
         if (unprocessed.length === 0) return;
         pending = unprocessed;
@@ -145,18 +116,20 @@ export class DynamoRecordStore implements RecordStore {
 
   async getRecord(table: string, id: string): Promise<StoredRecord | null> {
     return guard(async () => {
-      const out = await this.calls.getItem({ TableName: table, Key: { id: { S: id } }, ConsistentRead: true });
+      const out = await this.client.send(new GetItemCommand({ TableName: table, Key: { id: { S: id } }, ConsistentRead: true }));
       return out.Item ? fromItem(out.Item) : null;
     });
   }
 
   async listRecords(table: string, options: { limit: number; afterId?: string }): Promise<RecordPage> {
     return guard(async () => {
-      const out = await this.calls.scan({
-        TableName: table,
-        Limit: options.limit,
-        ExclusiveStartKey: options.afterId === undefined ? undefined : { id: { S: options.afterId } },
-      });
+      const out = await this.client.send(
+        new ScanCommand({
+          TableName: table,
+          Limit: options.limit,
+          ExclusiveStartKey: options.afterId === undefined ? undefined : { id: { S: options.afterId } },
+        }),
+      );
       const items = (out.Items ?? []).map(fromItem);
       const lastId = out.LastEvaluatedKey?.id?.S;
       return lastId === undefined ? { items } : { items, lastId };

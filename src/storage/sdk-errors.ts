@@ -1,4 +1,4 @@
-import { errors, isAppError } from '../../errors.js';
+import { errors, isAppError } from '../errors.js';
 
 interface SdkErrorLike {
   name?: string;

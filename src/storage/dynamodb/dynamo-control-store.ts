@@ -5,19 +5,27 @@ import {
   UpdateItemCommand,
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
-import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { createHash } from 'node:crypto';
 import { errors } from '../../errors.js';
-import type { ApiKeyItem, IdempotencyClaim, ProjectItem } from '../../domain/model.js';
+import {
+  apiKeyItemSchema,
+  idempotencyClaimSchema,
+  projectItemSchema,
+  type ApiKeyItem,
+  type IdempotencyClaim,
+  type ProjectItem,
+} from '../../domain/model.js';
 import type { ControlStore, Page } from '../ports.js';
-import { errorName, guard } from './aws-errors.js';
-import { DynamoJobStore, stripKeys } from './dynamo-job-store.js';
+import { guard } from '../sdk-errors.js';
+import { fromItem, whenConditionHolds } from './conditional-write.js';
+import { DynamoJobStore } from './dynamo-job-store.js';
 import { ensureDynamoTable } from './dynamo-tables.js';
 
 /**
  * The control table holds projects, API keys and idempotency claims (and later jobs and
  * leases) as a single-table design: `pk`/`sk` for direct access, and the `gsi1` index
- * (`gsi1pk`/`gsi1sk`) for listings. Only operations both DynamoDB and dynalite support.
+ * (`gsi1pk`/`gsi1sk`) for listings.
  */
 const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 
@@ -56,9 +64,9 @@ export class DynamoControlStore extends DynamoJobStore implements ControlStore {
   }
 
   async createProject(project: ProjectItem): Promise<void> {
-    await guard(async () => {
-      try {
-        await this.client.send(
+    const created = await guard(() =>
+      whenConditionHolds(() =>
+        this.client.send(
           new PutItemCommand({
             TableName: this.tableName,
             Item: marshall(
@@ -67,17 +75,15 @@ export class DynamoControlStore extends DynamoJobStore implements ControlStore {
             ),
             ConditionExpression: 'attribute_not_exists(pk)',
           }),
-        );
-      } catch (error) {
-        if (errorName(error) === 'ConditionalCheckFailedException') throw errors.projectExists(project.id);
-        throw error;
-      }
-    });
+        ),
+      ),
+    );
+    if (!created) throw errors.projectExists(project.id);
   }
 
   async getProject(id: string): Promise<ProjectItem | null> {
     const item = await this.getItem(projectKey(id));
-    return item ? stripKeys<ProjectItem>(item) : null;
+    return item ? fromItem(projectItemSchema, item, 'project') : null;
   }
 
   async listProjects(options: { limit: number; after?: string }): Promise<Page<ProjectItem>> {
@@ -95,7 +101,7 @@ export class DynamoControlStore extends DynamoJobStore implements ControlStore {
               : marshall({ gsi1pk: 'projects', gsi1sk: options.after, ...projectKey(options.after) }),
         }),
       );
-      const items = (out.Items ?? []).map((item) => stripKeys<ProjectItem>(item));
+      const items = (out.Items ?? []).map((item) => fromItem(projectItemSchema, item, 'project'));
       const last = out.LastEvaluatedKey?.gsi1sk?.S;
       return last === undefined ? { items } : { items, next: last };
     });
@@ -123,7 +129,7 @@ export class DynamoControlStore extends DynamoJobStore implements ControlStore {
 
   async getKey(id: string): Promise<ApiKeyItem | null> {
     const item = await this.getItem(keyKey(id));
-    return item ? stripKeys<ApiKeyItem>(item) : null;
+    return item ? fromItem(apiKeyItemSchema, item, 'API key') : null;
   }
 
   async listKeys(projectId: string): Promise<ApiKeyItem[]> {
@@ -140,7 +146,7 @@ export class DynamoControlStore extends DynamoJobStore implements ControlStore {
             ExclusiveStartKey: start,
           }),
         );
-        for (const item of out.Items ?? []) keys.push(stripKeys<ApiKeyItem>(item));
+        for (const item of out.Items ?? []) keys.push(fromItem(apiKeyItemSchema, item, 'API key'));
         start = out.LastEvaluatedKey;
       } while (start);
       return keys;
@@ -148,9 +154,9 @@ export class DynamoControlStore extends DynamoJobStore implements ControlStore {
   }
 
   async revokeKey(projectId: string, keyId: string, at: string): Promise<boolean> {
-    return guard(async () => {
-      try {
-        await this.client.send(
+    const revoked = await guard(() =>
+      whenConditionHolds(() =>
+        this.client.send(
           new UpdateItemCommand({
             TableName: this.tableName,
             Key: marshall(keyKey(keyId)),
@@ -159,13 +165,10 @@ export class DynamoControlStore extends DynamoJobStore implements ControlStore {
             ConditionExpression: 'attribute_exists(pk) AND projectId = :p',
             ExpressionAttributeValues: { ':at': { S: at }, ':p': { S: projectId } },
           }),
-        );
-        return true;
-      } catch (error) {
-        if (errorName(error) === 'ConditionalCheckFailedException') return false;
-        throw error;
-      }
-    });
+        ),
+      ),
+    );
+    return revoked !== undefined;
   }
 
   async claimIdempotencyKey(
@@ -176,8 +179,8 @@ export class DynamoControlStore extends DynamoJobStore implements ControlStore {
     const digest = createHash('sha256').update(key).digest('base64url');
     const itemKey = { pk: `idem#${projectId}#${digest}`, sk: 'idem' };
     return guard(async () => {
-      try {
-        await this.client.send(
+      const claimed = await whenConditionHolds(() =>
+        this.client.send(
           new PutItemCommand({
             TableName: this.tableName,
             Item: marshall({
@@ -187,15 +190,12 @@ export class DynamoControlStore extends DynamoJobStore implements ControlStore {
             }),
             ConditionExpression: 'attribute_not_exists(pk)',
           }),
-        );
-        return claim;
-      } catch (error) {
-        if (errorName(error) !== 'ConditionalCheckFailedException') throw error;
-        const existing = await this.getItem(itemKey);
-        if (!existing) throw error;
-        const { bodyHash, firstSeenAt } = unmarshall(existing) as IdempotencyClaim;
-        return { bodyHash, firstSeenAt };
-      }
+        ),
+      );
+      if (claimed) return claim;
+      const existing = await this.getItem(itemKey);
+      if (!existing) throw new Error('an idempotency claim exists and then does not');
+      return fromItem(idempotencyClaimSchema, existing, 'idempotency claim');
     });
   }
 

@@ -6,20 +6,17 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import type { JobItem, JobOutcome, JobProgress } from '../../domain/model.js';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { jobItemSchema, type JobItem, type JobOutcome, type JobProgress } from '../../domain/model.js';
 import type { JobStore, Page } from '../ports.js';
-import { errorName, guard } from './aws-errors.js';
+import { guard } from '../sdk-errors.js';
+import { fromItem, whenConditionHolds } from './conditional-write.js';
 
 type Item = Record<string, AttributeValue>;
 
 const jobKey = (projectId: string, jobId: string) => ({ pk: `job#${projectId}#${jobId}`, sk: 'job' });
 
-export function stripKeys<T extends object>(item: Item): T {
-  const plain = unmarshall(item);
-  for (const name of ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'ttl']) delete plain[name];
-  return plain as T;
-}
+const toJob = (item: Item) => fromItem(jobItemSchema, item, 'job');
 
 /** Builds `SET a = :a, b = :b` with names escaped, for the given fields. */
 function setClause(fields: Record<string, unknown>, prefix: string) {
@@ -57,8 +54,8 @@ export class DynamoJobStore implements JobStore {
 
   async createJob(job: JobItem): Promise<JobItem> {
     return guard(async () => {
-      try {
-        await this.client.send(
+      const created = await whenConditionHolds(() =>
+        this.client.send(
           new PutItemCommand({
             TableName: this.tableName,
             Item: marshall(
@@ -72,20 +69,18 @@ export class DynamoJobStore implements JobStore {
             ),
             ConditionExpression: 'attribute_not_exists(pk)',
           }),
-        );
-        return job;
-      } catch (error) {
-        if (errorName(error) !== 'ConditionalCheckFailedException') throw error;
-        const existing = await this.getJob(job.projectId, job.id);
-        if (!existing) throw error;
-        return existing;
-      }
+        ),
+      );
+      if (created) return job;
+      const existing = await this.getJob(job.projectId, job.id);
+      if (!existing) throw new Error(`job ${job.id} exists and then does not`);
+      return existing;
     });
   }
 
   async getJob(projectId: string, jobId: string): Promise<JobItem | null> {
     const item = await this.getItem(jobKey(projectId, jobId));
-    return item ? stripKeys<JobItem>(item) : null;
+    return item ? toJob(item) : null;
   }
 
   async listJobs(projectId: string, options: { limit: number; after?: string }): Promise<Page<JobItem>> {
@@ -110,7 +105,7 @@ export class DynamoJobStore implements JobStore {
           ExclusiveStartKey: start,
         }),
       );
-      const items = (out.Items ?? []).map((item) => stripKeys<JobItem>(item));
+      const items = (out.Items ?? []).map(toJob);
       const last = items.at(-1);
       return out.LastEvaluatedKey && last ? { items, next: `${last.createdAt}|${last.id}` } : { items };
     });
@@ -119,8 +114,8 @@ export class DynamoJobStore implements JobStore {
   async claimJob(projectId: string, jobId: string, owner: string, leaseMs: number): Promise<JobItem | null> {
     const now = Date.now();
     return guard(async () => {
-      try {
-        const out = await this.client.send(
+      const out = await whenConditionHolds(() =>
+        this.client.send(
           new UpdateItemCommand({
             TableName: this.tableName,
             Key: marshall(jobKey(projectId, jobId)),
@@ -142,12 +137,9 @@ export class DynamoJobStore implements JobStore {
             }),
             ReturnValues: 'ALL_NEW',
           }),
-        );
-        return out.Attributes ? stripKeys<JobItem>(out.Attributes) : null;
-      } catch (error) {
-        if (errorName(error) === 'ConditionalCheckFailedException') return null;
-        throw error;
-      }
+        ),
+      );
+      return out?.Attributes ? toJob(out.Attributes) : null;
     });
   }
 
@@ -207,8 +199,8 @@ export class DynamoJobStore implements JobStore {
     update: { UpdateExpression: string; names: Record<string, string>; values: Record<string, unknown> },
   ): Promise<boolean> {
     return guard(async () => {
-      try {
-        await this.client.send(
+      const applied = await whenConditionHolds(() =>
+        this.client.send(
           new UpdateItemCommand({
             TableName: this.tableName,
             Key: marshall(jobKey(projectId, jobId)),
@@ -217,12 +209,9 @@ export class DynamoJobStore implements JobStore {
             ExpressionAttributeNames: Object.keys(update.names).length > 0 ? update.names : undefined,
             ExpressionAttributeValues: marshall({ ...update.values, ':owner': owner }, { removeUndefinedValues: true }),
           }),
-        );
-        return true;
-      } catch (error) {
-        if (errorName(error) === 'ConditionalCheckFailedException') return false;
-        throw error;
-      }
+        ),
+      );
+      return applied !== undefined;
     });
   }
 }

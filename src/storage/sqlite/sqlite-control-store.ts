@@ -1,0 +1,112 @@
+import { createHash } from 'node:crypto';
+import {
+  apiKeyItemSchema,
+  idempotencyClaimSchema,
+  parseStored,
+  projectItemSchema,
+  type ApiKeyItem,
+  type IdempotencyClaim,
+  type ProjectItem,
+} from '../../domain/model.js';
+import { errors } from '../../errors.js';
+import type { ControlStore, Page } from '../ports.js';
+import { SqliteJobStore } from './sqlite-job-store.js';
+
+const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
+
+const toProject = (doc: string) => parseStored(projectItemSchema, JSON.parse(doc), 'project');
+const toKey = (doc: string) => parseStored(apiKeyItemSchema, JSON.parse(doc), 'API key');
+
+/** Projects, API keys, idempotency claims and jobs in the embedded database. */
+export class SqliteControlStore extends SqliteJobStore implements ControlStore {
+  async ensureTable(): Promise<void> {
+    // The schema is created when the database is opened.
+  }
+
+  async createProject(project: ProjectItem): Promise<void> {
+    const created = this.database.guard(
+      () =>
+        this.database.db
+          .prepare('INSERT INTO projects (id, doc) VALUES (?, ?) ON CONFLICT (id) DO NOTHING')
+          .run(project.id, JSON.stringify(project)).changes,
+    );
+    if (created === 0) throw errors.projectExists(project.id);
+  }
+
+  async getProject(id: string): Promise<ProjectItem | null> {
+    const row = this.database.guard(
+      () => this.database.db.prepare('SELECT doc FROM projects WHERE id = ?').get(id) as { doc: string } | undefined,
+    );
+    return row ? toProject(row.doc) : null;
+  }
+
+  async listProjects(options: { limit: number; after?: string }): Promise<Page<ProjectItem>> {
+    const rows = this.database.guard(
+      () =>
+        this.database.db
+          .prepare('SELECT doc FROM projects WHERE id > ? ORDER BY id LIMIT ?')
+          .all(options.after ?? '', options.limit + 1) as { doc: string }[],
+    );
+    const items = rows.slice(0, options.limit).map((row) => toProject(row.doc));
+    const last = items.at(-1);
+    return rows.length > options.limit && last ? { items, next: last.id } : { items };
+  }
+
+  async createKey(key: ApiKeyItem): Promise<void> {
+    const created = this.database.guard(
+      () =>
+        this.database.db
+          .prepare('INSERT INTO api_keys (id, project_id, created_at, doc) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING')
+          .run(key.id, key.projectId, key.createdAt, JSON.stringify(key)).changes,
+    );
+    if (created === 0) throw errors.internal(new Error(`API key id ${key.id} is taken`));
+  }
+
+  async getKey(id: string): Promise<ApiKeyItem | null> {
+    const row = this.database.guard(
+      () => this.database.db.prepare('SELECT doc FROM api_keys WHERE id = ?').get(id) as { doc: string } | undefined,
+    );
+    return row ? toKey(row.doc) : null;
+  }
+
+  async listKeys(projectId: string): Promise<ApiKeyItem[]> {
+    const rows = this.database.guard(
+      () =>
+        this.database.db
+          .prepare('SELECT doc FROM api_keys WHERE project_id = ? ORDER BY created_at, id')
+          .all(projectId) as { doc: string }[],
+    );
+    return rows.map((row) => toKey(row.doc));
+  }
+
+  async revokeKey(projectId: string, keyId: string, at: string): Promise<boolean> {
+    return this.database.transaction(() => {
+      const row = this.database.db.prepare('SELECT doc FROM api_keys WHERE id = ?').get(keyId) as { doc: string } | undefined;
+      const key = row ? toKey(row.doc) : null;
+      if (!key || key.projectId !== projectId) return false;
+      // Revoking twice keeps the first revocation time.
+      if (key.revokedAt === undefined) {
+        this.database.db.prepare('UPDATE api_keys SET doc = ? WHERE id = ?').run(JSON.stringify({ ...key, revokedAt: at }), keyId);
+      }
+      return true;
+    });
+  }
+
+  async claimIdempotencyKey(projectId: string, key: string, claim: IdempotencyClaim): Promise<IdempotencyClaim> {
+    const digest = createHash('sha256').update(key).digest('base64url');
+    return this.database.transaction(() => {
+      const row = this.database.db
+        .prepare('SELECT doc FROM idempotency_claims WHERE project_id = ? AND key_hash = ?')
+        .get(projectId, digest) as { doc: string } | undefined;
+      if (row) return parseStored(idempotencyClaimSchema, JSON.parse(row.doc), 'idempotency claim');
+      this.database.db
+        .prepare('INSERT INTO idempotency_claims (project_id, key_hash, doc, expires_at) VALUES (?, ?, ?, ?)')
+        .run(projectId, digest, JSON.stringify(claim), Date.now() + IDEMPOTENCY_TTL_MS);
+      return claim;
+    });
+  }
+
+  async ping(): Promise<void> {
+    this.database.guard(() => this.database.db.prepare('SELECT 1').get());
+  }
+}
