@@ -2,6 +2,7 @@ import http, { STATUS_CODES, type IncomingMessage, type RequestListener, type Se
 import type { Duplex } from 'node:stream';
 import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
+import { errorEnvelope } from './error-envelope.js';
 
 /** Load balancers (an ALB idles connections out at 60 s) must close idle keep-alive sockets before the service does. */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
@@ -59,7 +60,7 @@ export function createHttpServer(app: RequestListener, limits: Config['http'], l
     // Like Node's own handler: answer only when no response has started on this socket.
     if (error.code !== 'ECONNRESET' && socket.writable && !inFlight?.headersSent) {
       const [status, code, message] = clientErrorAnswer(error.code);
-      const body = JSON.stringify({ error: { code, message } });
+      const body = JSON.stringify(errorEnvelope(code, message));
       socket.write(
         `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
           'Connection: close\r\n' +

@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { AppError, errors, isAppError } from '../../errors.js';
 import { redact, type Logger } from '../../observability/logger.js';
+import { sendError } from '../error-envelope.js';
 
 /** body-parser and multer report their failures with `type`/`code`; map them to the error model. */
 function fromFrameworkError(error: unknown): AppError | undefined {
@@ -57,11 +58,7 @@ export function errorHandler(logger: Logger, secrets: readonly string[] = []) {
       next(error);
       return;
     }
-    if (appError.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(appError.retryAfterSeconds));
     // Messages may quote the request (a project id from the path): a secret sent there is masked.
-    const message = String(redact(appError.message, secrets));
-    const body: Record<string, unknown> = { code: appError.code, message, requestId };
-    if (appError.details !== undefined) body.details = appError.details;
-    res.status(appError.status).json({ error: body });
+    sendError(res, appError, String(redact(appError.message, secrets)));
   };
 }

@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
+import { sendError } from '../error-envelope.js';
 
 const CORS_ALLOWED_HEADERS = 'Authorization, Content-Type, Idempotency-Key, X-API-Key, X-Request-Id';
 const CORS_EXPOSED_HEADERS = 'Location, Retry-After, RateLimit, RateLimit-Policy, X-Request-Id';
@@ -94,9 +95,8 @@ function cutOff(req: Request, res: Response): void {
     socket.destroy();
     return;
   }
-  const error = new AppError(408, 'request_timeout', 'The request body arrived too slowly.');
-  res.status(408).setHeader('Connection', 'close');
-  res.json({ error: { code: error.code, message: error.message, requestId: res.locals.requestId } });
+  res.setHeader('Connection', 'close');
+  sendError(res, new AppError(408, 'request_timeout', 'The request body arrived too slowly.'));
   res.once('finish', () => {
     socket.end();
     destroyLater();
