@@ -2,7 +2,7 @@ import express, { Router, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import type { Config } from './config.js';
 import { errors } from './errors.js';
-import { createAuth } from './http/middleware/auth.js';
+import { createAuthMiddleware } from './http/middleware/auth.js';
 import { errorHandler } from './http/middleware/error-handler.js';
 import { corsForOrigins, slowBodyGuard } from './http/middleware/hardening.js';
 import { createRateLimits } from './http/middleware/rate-limit.js';
@@ -19,7 +19,8 @@ import type { Storage } from './storage/ports.js';
 
 export interface AppDeps {
   config: Config;
-  storage: Storage;
+  /** Only its rate counters are used here (the shared rate-limit store); routes go through services. */
+  storage: Pick<Storage, 'rateCounters'>;
   services: Services;
   logger: Logger;
   metrics: Metrics;
@@ -40,28 +41,23 @@ export function createApp(deps: AppDeps): IntakeApp {
   app.set('trust proxy', deps.config.trustProxyHops);
   app.set('query parser', 'simple');
 
-  const rateLimits = createRateLimits({
-    config: deps.config.rateLimit,
-    counters: deps.storage.rateCounters,
-    metrics: deps.metrics,
-    logger: deps.logger,
-  });
   const routeDeps: RouteDeps = {
+    ...deps.services,
     config: deps.config,
-    storage: deps.storage,
     logger: deps.logger,
     metrics: deps.metrics,
     lifecycle: deps.lifecycle ?? { accepting: () => true },
-    ...deps.services,
-    auth: rateLimits.limit(
-      createAuth({
-        adminToken: deps.adminToken,
-        keys: deps.services.keys,
-        projects: deps.services.projects,
-        logger: deps.logger,
+    guards: createAuthMiddleware({
+      auth: deps.services.auth,
+      limits: createRateLimits({
+        config: deps.config.rateLimit,
+        counters: deps.storage.rateCounters,
         metrics: deps.metrics,
+        logger: deps.logger,
       }),
-    ),
+      logger: deps.logger,
+      metrics: deps.metrics,
+    }),
     audit: (req: Request, res: Response, action: string, details: Record<string, unknown>) => {
       deps.logger.info('audit', {
         event: 'audit',

@@ -1,6 +1,9 @@
 import type { Config } from './config.js';
 import { ApiKeyService } from './domain/api-keys.service.js';
+import { AuthService } from './domain/auth.service.js';
 import { CursorCodec } from './domain/cursor.js';
+import { HealthService } from './domain/health.service.js';
+import { JobService } from './domain/jobs.service.js';
 import { ProjectService } from './domain/projects.service.js';
 import { RecordService } from './domain/records.service.js';
 import { FileUploadService } from './ingest/file-upload.service.js';
@@ -10,7 +13,10 @@ import type { Storage } from './storage/ports.js';
 export interface Services {
   projects: ProjectService;
   keys: ApiKeyService;
+  auth: AuthService;
   records: RecordService;
+  jobs: JobService;
+  health: HealthService;
   cursors: CursorCodec;
   uploads: FileUploadService;
 }
@@ -22,13 +28,18 @@ export function createServices(
   adminToken: string,
   onJobQueued?: (job: JobItem) => void,
 ): Services {
+  const projects = new ProjectService(storage.control, storage.records, storage.objects, config.namePrefix);
+  const keys = new ApiKeyService(storage.control, config.keyCacheMs);
   return {
-    projects: new ProjectService(storage.control, storage.records, storage.objects, config.namePrefix),
-    keys: new ApiKeyService(storage.control, config.keyCacheMs),
+    projects,
+    keys,
+    auth: new AuthService(adminToken, keys, projects),
     records: new RecordService(storage.records, storage.control, {
       maxRecordsPerRequest: config.limits.maxRecordsPerRequest,
       maxJsonDepth: config.limits.maxJsonDepth,
     }),
+    jobs: new JobService(storage.control),
+    health: new HealthService(storage.control, storage.objects),
     cursors: new CursorCodec(adminToken),
     uploads: new FileUploadService(storage.objects, storage.control, config.limits.maxFileBytes, onJobQueued),
   };

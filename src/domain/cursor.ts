@@ -40,11 +40,3 @@ export class CursorCodec {
     return createHmac('sha256', this.key).update(payload).digest('base64url').slice(0, 27);
   }
 }
-
-export function parseLimit(raw: unknown, fallback = 100, min = 1, max = 1000): number {
-  if (raw === undefined) return fallback;
-  if (typeof raw !== 'string' || !/^\d{1,7}$/.test(raw)) throw errors.invalidLimit(min, max);
-  const value = Number(raw);
-  if (value < min || value > max) throw errors.invalidLimit(min, max);
-  return value;
-}

@@ -1,6 +1,7 @@
-import type { ApiKeyItem, ProjectItem } from '../domain/model.js';
+import type { Principal } from '../domain/auth.service.js';
+import type { ProjectItem } from '../domain/model.js';
 
-export type Principal = { kind: 'admin' } | { kind: 'key'; key: ApiKeyItem };
+export type { Principal };
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CursorCodec, parseLimit } from '../../src/domain/cursor.js';
+import { CursorCodec } from '../../src/domain/cursor.js';
+import { nextCursor, pageRequest, parseLimit } from '../../src/http/paging.js';
 import { AppError } from '../../src/errors.js';
 
 function codeOf(action: () => unknown): string | undefined {
@@ -83,5 +84,26 @@ describe('parseLimit', () => {
   it('refuses repeated or structured query values', () => {
     expect(codeOf(() => parseLimit(['1', '2']))).toBe('invalid_limit');
     expect(codeOf(() => parseLimit({ a: '1' }))).toBe('invalid_limit');
+  });
+});
+
+describe('pageRequest', () => {
+  const codec = new CursorCodec('paging-secret');
+
+  it('reads the limit and the position of a cursor issued for the same listing', () => {
+    expect(pageRequest({}, codec, 'jobs:alpha')).toEqual({ limit: 100 });
+    const cursor = nextCursor(codec, 'jobs:alpha', 'job-7')!;
+    expect(pageRequest({ limit: '5', cursor }, codec, 'jobs:alpha')).toEqual({ limit: 5, after: 'job-7' });
+    expect(codeOf(() => pageRequest({ cursor }, codec, 'jobs:beta'))).toBe('invalid_cursor');
+  });
+
+  it('refuses a repeated cursor and checks the limit first', () => {
+    expect(codeOf(() => pageRequest({ cursor: ['a', 'b'] }, codec, 'projects'))).toBe('invalid_cursor');
+    expect(codeOf(() => pageRequest({ limit: '0', cursor: 'forged' }, codec, 'projects'))).toBe('invalid_limit');
+    expect(codeOf(() => pageRequest({ limit: '0', cursor: ['a', 'b'] }, codec, 'projects'))).toBe('invalid_limit');
+  });
+
+  it('ends the listing with a null next cursor', () => {
+    expect(nextCursor(codec, 'projects', undefined)).toBeNull();
   });
 });

@@ -1,16 +1,13 @@
 import type { NextFunction, Request, Response } from 'express';
-import { keyIdOf, secretMatcher, type ApiKeyService } from '../../domain/api-keys.service.js';
-import { addressAllowed } from '../../domain/ip-allowlist.js';
-import type { ProjectService } from '../../domain/projects.service.js';
-import { errors, isAppError } from '../../errors.js';
+import type { AuthRefusal, AuthService } from '../../domain/auth.service.js';
+import type { Scope } from '../../domain/model.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
-import type { Scope } from '../../domain/model.js';
+import type { RateLimits } from './rate-limit.js';
 
-export interface AuthDeps {
-  adminToken: string;
-  keys: ApiKeyService;
-  projects: ProjectService;
+export interface AuthMiddlewareDeps {
+  auth: AuthService;
+  limits: RateLimits;
   logger: Logger;
   metrics: Metrics;
 }
@@ -23,74 +20,60 @@ function bearer(req: Request): string | undefined {
 }
 
 /**
- * Authentication and authorisation for the two kinds of caller. Fails closed: with no
- * credential, an unknown one, or one for another project, the request stops here.
+ * The HTTP side of authentication: reads the credential from the headers, asks the auth
+ * service for a decision and enforces it, with the rate limits that guard it in plain
+ * sight: an address that has failed too often is refused (429) before its credential is
+ * looked at, each failed authentication (401) counts against the address, and a request
+ * made with an API key counts against that key's limit.
  */
-export function createAuth(deps: AuthDeps) {
-  const isAdminToken = secretMatcher(deps.adminToken);
-  const fail = (req: Request, res: Response, reason: string, presented?: string) => {
-    deps.metrics.authFailures.inc({ reason });
+export function createAuthMiddleware(deps: AuthMiddlewareDeps) {
+  const { auth, limits } = deps;
+
+  const refuse = async (req: Request, res: Response, refusal: AuthRefusal): Promise<never> => {
+    if (refusal.principal !== undefined) res.locals.principal = refusal.principal;
+    deps.metrics.authFailures.inc({ reason: refusal.reason });
     deps.logger.warn('authentication failed', {
       event: 'auth_failed',
-      reason,
+      reason: refusal.reason,
       requestId: res.locals.requestId,
       ip: req.ip,
-      // Only the public key id, never the secret.
-      keyId: presented === undefined ? undefined : keyIdOf(presented),
+      keyId: refusal.keyId,
       path: req.path.slice(0, 200),
     });
+    // Past the limit this fails with 429 instead of the refusal itself.
+    if (refusal.error.status === 401) await limits.countFailedAttempt(req, res);
+    throw refusal.error;
   };
 
-  const requireAdmin = (req: Request, res: Response, next: NextFunction) => {
-    const token = bearer(req);
-    if (token === undefined || !isAdminToken(token)) {
-      fail(req, res, token === undefined ? 'missing_admin_token' : 'wrong_admin_token');
-      throw errors.adminRequired();
-    }
-    res.locals.principal = { kind: 'admin' };
+  const requireAdmin = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    await limits.refuseThrottledAddress(req, res);
+    const decision = auth.authorizeAdmin(bearer(req));
+    if (!decision.ok) return refuse(req, res, decision);
+    res.locals.principal = decision.principal;
     next();
   };
 
   /** For /v1/projects/:projectId/...: an admin token, or a key of that project holding one of `scopes`. */
-  const requireProject = (...scopes: Scope[]) => async (req: Request, res: Response, next: NextFunction) => {
-    const projectId = String(req.params.projectId);
-    res.locals.projectId = projectId;
-    const presented = req.get('x-api-key') ?? bearer(req);
-    if (presented === undefined) {
-      fail(req, res, 'missing_credential');
-      throw errors.unauthenticated();
-    }
-    if (isAdminToken(presented)) {
-      res.locals.principal = { kind: 'admin' };
-    } else {
-      let key;
-      try {
-        key = await deps.keys.verify(presented);
-      } catch (error) {
-        if (isAppError(error) && error.status === 401) fail(req, res, 'invalid_key', presented);
-        throw error;
-      }
-      res.locals.principal = { kind: 'key', key };
-      if (key.projectId !== projectId) {
-        fail(req, res, 'other_project', presented);
-        throw errors.keyNotForProject();
-      }
-      // The project's allowlist applies to all its keys; a key's own list narrows it further.
-      const project = await deps.projects.get(projectId);
-      for (const allowed of [project.allowedIps, key.allowedIps]) {
-        if (allowed !== undefined && allowed.length > 0 && !addressAllowed(req.ip, allowed)) {
-          fail(req, res, 'ip_not_allowed', presented);
-          throw errors.ipNotAllowed();
-        }
-      }
-      if (!scopes.some((scope) => key.scopes.includes(scope))) {
-        fail(req, res, 'insufficient_scope', presented);
-        throw errors.insufficientScope(scopes.join(' or '));
-      }
-    }
-    res.locals.project = await deps.projects.get(projectId);
-    next();
-  };
+  const requireProject =
+    (...scopes: Scope[]) =>
+    async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+      const projectId = String(req.params.projectId);
+      res.locals.projectId = projectId;
+      await limits.refuseThrottledAddress(req, res);
+      const decision = await auth.authorizeProject({
+        credential: req.get('x-api-key') ?? bearer(req),
+        clientIp: req.ip,
+        projectId,
+        scopes,
+      });
+      if (!decision.ok) return refuse(req, res, decision);
+      res.locals.principal = decision.principal;
+      res.locals.project = decision.project;
+      await limits.limitKey(req, res);
+      next();
+    };
 
   return { requireAdmin, requireProject };
 }
+
+export type AuthMiddleware = ReturnType<typeof createAuthMiddleware>;

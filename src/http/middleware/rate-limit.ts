@@ -10,13 +10,10 @@ import {
   type Store,
 } from 'express-rate-limit';
 import type { Config } from '../../config.js';
-import { errors, isAppError } from '../../errors.js';
+import { errors } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { RateCounterStore } from '../../storage/ports.js';
-import type { createAuth } from './auth.js';
-
-type Auth = ReturnType<typeof createAuth>;
 type Middleware = (req: Request, res: Response, next: NextFunction) => unknown;
 
 /** Distinct per-key windows kept at once; past it the least recently created limiter is dropped. */
@@ -180,49 +177,31 @@ export function createRateLimits(deps: RateLimitDeps) {
   const keySetting = (res: Response) =>
     (res.locals.principal?.kind === 'key' ? res.locals.principal.key.rateLimit : undefined) ?? config.perKey;
 
-  /** 429 before any credential is checked when the address has used up its failures. */
-  const refuseThrottledAddress = async (req: Request, res: Response) => {
-    let used: ClientRateLimitInfo | undefined;
-    try {
-      used = await authFailures.getKey(addressKey(req));
-    } catch (error) {
-      limiterLogger.error(error, 'rate limit store failed; request not throttled');
-      return;
-    }
-    if (used !== undefined && used.totalHits >= config.unauthenticated.requests) {
-      // Counts this attempt too, sets the standard headers and fails with 429.
-      await runMiddleware(authFailures, req, res);
-    }
-  };
-
-  /**
-   * Wraps an authentication middleware: throttled addresses are refused first, each 401
-   * it raises is counted against the address, and (for project routes) a request that
-   * authenticated with an API key is then counted against that key's limit.
-   */
-  const guard = (authenticate: Middleware, limitKeys: boolean) => {
-    return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-      await refuseThrottledAddress(req, res);
-      try {
-        await runMiddleware(authenticate, req, res);
-      } catch (error) {
-        if (isAppError(error) && error.status === 401) await runMiddleware(authFailures, req, res);
-        throw error;
-      }
-      if (limitKeys && res.locals.principal?.kind === 'key') {
-        await runMiddleware(keyLimiter(keySetting(res).windowSeconds), req, res);
-      }
-      next();
-    };
-  };
-
   return {
-    /** The same auth middlewares, rate limited. */
-    limit(auth: Auth): Auth {
-      return {
-        requireAdmin: guard(auth.requireAdmin, false),
-        requireProject: (...scopes) => guard(auth.requireProject(...scopes), true),
-      };
+    /** 429 before any credential is looked at when the address has used up its failed attempts. */
+    async refuseThrottledAddress(req: Request, res: Response): Promise<void> {
+      let used: ClientRateLimitInfo | undefined;
+      try {
+        used = await authFailures.getKey(addressKey(req));
+      } catch (error) {
+        limiterLogger.error(error, 'rate limit store failed; request not throttled');
+        return;
+      }
+      if (used !== undefined && used.totalHits >= config.unauthenticated.requests) {
+        // Counts this attempt too, sets the standard headers and fails with 429.
+        await runMiddleware(authFailures, req, res);
+      }
+    },
+
+    /** Counts a failed authentication against the address; fails with 429 once past the limit. */
+    async countFailedAttempt(req: Request, res: Response): Promise<void> {
+      await runMiddleware(authFailures, req, res);
+    },
+
+    /** Counts a request made with an API key against that key's limit (429 past it). */
+    async limitKey(req: Request, res: Response): Promise<void> {
+      if (res.locals.principal?.kind !== 'key') return;
+      await runMiddleware(keyLimiter(keySetting(res).windowSeconds), req, res);
     },
   };
 }

@@ -1,11 +1,11 @@
 import type { Router } from 'express';
-import { parseLimit } from '../../domain/cursor.js';
 import { AppError, errors } from '../../errors.js';
-import { jobView } from '../../ingest/jobs.js';
 import type { ReceivedFile } from '../../ingest/file-upload.service.js';
 import { mediaType, requireMediaType } from '../middleware/body.js';
 import { multipartFile, type UploadedFile } from '../middleware/multipart-upload.js';
+import { nextCursor, pageRequest } from '../paging.js';
 import type { RouteDeps } from '../route-deps.js';
+import { jobView } from '../views/job.view.js';
 
 function accepted(received: ReceivedFile) {
   return { fileId: received.fileId, jobId: received.jobId, bytes: received.bytes, sha256: received.sha256 };
@@ -13,8 +13,8 @@ function accepted(received: ReceivedFile) {
 
 /** File uploads (raw and multipart) and the jobs that ingest them. */
 export function registerFileRoutes(router: Router, deps: RouteDeps): void {
-  const { requireProject } = deps.auth;
-  const { uploads, config, metrics, cursors } = deps;
+  const { requireProject } = deps.guards;
+  const { uploads, jobs, config, metrics, cursors } = deps;
   const maxBytes = config.limits.maxFileBytes;
 
   router.put('/v1/projects/:projectId/files/:fileName', requireProject('files:write'), async (req, res) => {
@@ -62,22 +62,12 @@ export function registerFileRoutes(router: Router, deps: RouteDeps): void {
   // A key that may upload may also follow the jobs of its uploads.
   router.get('/v1/projects/:projectId/jobs', requireProject('records:read', 'files:write'), async (req, res) => {
     const project = res.locals.project!;
-    const limit = parseLimit(req.query.limit, 100, 1, 1000);
-    const rawCursor = req.query.cursor;
-    if (rawCursor !== undefined && typeof rawCursor !== 'string') throw errors.invalidCursor();
     const scope = `jobs:${project.id}`;
-    const after = rawCursor === undefined ? undefined : cursors.decode(scope, rawCursor);
-    const page = await deps.storage.control.listJobs(project.id, { limit, after });
-    res.json({
-      items: page.items.map(jobView),
-      nextCursor: page.next === undefined ? null : cursors.encode(scope, page.next),
-    });
+    const page = await jobs.list(project, pageRequest(req.query, cursors, scope));
+    res.json({ items: page.items.map(jobView), nextCursor: nextCursor(cursors, scope, page.next) });
   });
 
   router.get('/v1/projects/:projectId/jobs/:jobId', requireProject('records:read', 'files:write'), async (req, res) => {
-    const jobId = String(req.params.jobId);
-    const job = jobId.length <= 64 ? await deps.storage.control.getJob(res.locals.project!.id, jobId) : null;
-    if (!job) throw errors.jobNotFound(jobId);
-    res.json(jobView(job));
+    res.json(jobView(await jobs.get(res.locals.project!, String(req.params.jobId))));
   });
 }

@@ -1,14 +1,14 @@
 import type { Router } from 'express';
 import { z } from 'zod';
-import { keyStatus } from '../../domain/api-keys.service.js';
 import { isValidRange } from '../../domain/ip-allowlist.js';
 import { PROJECT_ID_PATTERN } from '../../domain/projects.service.js';
 import { errors } from '../../errors.js';
-import { ALL_SCOPES, type ApiKeyItem, type ProjectItem } from '../../domain/model.js';
+import { ALL_SCOPES, type ApiKeyItem } from '../../domain/model.js';
 import { jsonBody } from '../middleware/body.js';
+import { nextCursor, pageRequest } from '../paging.js';
 import type { RouteDeps } from '../route-deps.js';
 import { displayName, validate } from '../validation.js';
-import { parseLimit } from '../../domain/cursor.js';
+import { keyView, projectView } from '../views/project.view.js';
 
 /** Addresses or CIDRs, IPv4 or IPv6; refused whole (400) when any entry is invalid. */
 const allowedIpsSchema = z
@@ -37,35 +37,9 @@ const createKeySchema = z.strictObject({
     .optional(),
 });
 
-function projectView(p: ProjectItem) {
-  return {
-    id: p.id,
-    name: p.name,
-    allowedIps: p.allowedIps ?? [],
-    createdAt: p.createdAt,
-    tableName: p.tableName,
-    bucketName: p.bucketName,
-  };
-}
-
-export function keyView(k: ApiKeyItem) {
-  return {
-    id: k.id,
-    projectId: k.projectId,
-    name: k.name,
-    scopes: k.scopes,
-    allowedIps: k.allowedIps ?? [],
-    rateLimit: k.rateLimit ?? null,
-    expiresAt: k.expiresAt ?? null,
-    revokedAt: k.revokedAt ?? null,
-    createdAt: k.createdAt,
-    status: keyStatus(k),
-  };
-}
-
 /** Admin routes: projects and their API keys. */
 export function registerProjectRoutes(router: Router, deps: RouteDeps): void {
-  const { requireAdmin } = deps.auth;
+  const { requireAdmin } = deps.guards;
   const { projects, keys, cursors, audit } = deps;
 
   router.post('/v1/projects', requireAdmin, ...jsonBody(), async (req, res) => {
@@ -77,14 +51,9 @@ export function registerProjectRoutes(router: Router, deps: RouteDeps): void {
   });
 
   router.get('/v1/projects', requireAdmin, async (req, res) => {
-    const limit = parseLimit(req.query.limit, 100, 1, 1000);
-    const after = typeof req.query.cursor === 'string' ? cursors.decode('projects', req.query.cursor) : undefined;
-    if (req.query.cursor !== undefined && typeof req.query.cursor !== 'string') throw errors.invalidCursor();
+    const { limit, after } = pageRequest(req.query, cursors, 'projects');
     const page = await projects.list(limit, after);
-    res.json({
-      items: page.items.map(projectView),
-      nextCursor: page.next === undefined ? null : cursors.encode('projects', page.next),
-    });
+    res.json({ items: page.items.map(projectView), nextCursor: nextCursor(cursors, 'projects', page.next) });
   });
 
   router.get('/v1/projects/:projectId', requireAdmin, async (req, res) => {

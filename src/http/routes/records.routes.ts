@@ -1,22 +1,14 @@
 import type { Router } from 'express';
-import { parseLimit } from '../../domain/cursor.js';
 import { errors } from '../../errors.js';
-import type { StoredRecord } from '../../domain/model.js';
 import { mediaType, rawBody, requireMediaType } from '../middleware/body.js';
+import { nextCursor, pageRequest } from '../paging.js';
 import type { RouteDeps } from '../route-deps.js';
+import { recordJson, recordPageJson } from '../views/record.view.js';
 
 const PUSH_TYPES = ['application/json', 'application/x-ndjson', 'application/ndjson'];
 
-/**
- * A record as JSON text, assembled from stored JSON so that numbers keep every digit
- * (JSON.parse would round integers past 2^53).
- */
-function recordJson(record: StoredRecord): string {
-  return `{"id":${JSON.stringify(record.id)},"data":${record.data},"source":${record.source},"ingestedAt":${JSON.stringify(record.ingestedAt)}}`;
-}
-
 export function registerRecordRoutes(router: Router, deps: RouteDeps): void {
-  const { requireProject } = deps.auth;
+  const { requireProject } = deps.guards;
   const { records, cursors, metrics, config } = deps;
 
   router.post(
@@ -50,14 +42,10 @@ export function registerRecordRoutes(router: Router, deps: RouteDeps): void {
 
   router.get('/v1/projects/:projectId/records', requireProject('records:read'), async (req, res) => {
     const project = res.locals.project!;
-    const limit = parseLimit(req.query.limit, 100, 1, 1000);
-    const rawCursor = req.query.cursor;
-    if (rawCursor !== undefined && typeof rawCursor !== 'string') throw errors.invalidCursor();
     const scope = `records:${project.id}`;
-    const afterId = rawCursor === undefined ? undefined : cursors.decode(scope, rawCursor);
-    const page = await deps.storage.records.listRecords(project.tableName, { limit, afterId });
-    const next = page.lastId === undefined ? 'null' : JSON.stringify(cursors.encode(scope, page.lastId));
-    res.type('application/json').send(`{"items":[${page.items.map(recordJson).join(',')}],"nextCursor":${next}}`);
+    const { limit, after } = pageRequest(req.query, cursors, scope);
+    const page = await records.list(project, { limit, afterId: after });
+    res.type('application/json').send(recordPageJson(page.items, nextCursor(cursors, scope, page.lastId)));
   });
 
   router.get('/v1/projects/:projectId/records/:recordId', requireProject('records:read'), async (req, res) => {

@@ -9,25 +9,6 @@ import type { RouteDeps } from '../route-deps.js';
 /** openapi.yaml sits at the package root, two levels above both src/http and dist/http. */
 export const OPENAPI_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../openapi.yaml');
 
-const READY_TIMEOUT_MS = 3000;
-
-async function check(name: string, probe: () => Promise<void>): Promise<{ name: string; ok: boolean; error?: string }> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      probe(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('timed out')), READY_TIMEOUT_MS);
-      }),
-    ]);
-    return { name, ok: true };
-  } catch (error) {
-    return { name, ok: false, error: error instanceof Error ? error.message.slice(0, 200) : 'failed' };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export function registerSystemRoutes(router: Router, deps: RouteDeps): void {
   const openapiText = fs.readFileSync(OPENAPI_PATH, 'utf8');
   const openapiDoc = parseYaml(openapiText) as Record<string, unknown>;
@@ -42,11 +23,7 @@ export function registerSystemRoutes(router: Router, deps: RouteDeps): void {
       res.json({ status: 'shutting_down', checks: [] });
       return;
     }
-    const checks = await Promise.all([
-      check('dynamodb', () => deps.storage.control.ping()),
-      check('objects', () => deps.storage.objects.ping()),
-    ]);
-    const ok = checks.every((c) => c.ok);
+    const { ok, checks } = await deps.health.readiness();
     if (!ok) res.setHeader('Retry-After', '5');
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'unavailable', checks });
   });

@@ -1,0 +1,29 @@
+import { keyStatus } from '../../domain/api-keys.service.js';
+import type { ApiKeyItem, ProjectItem } from '../../domain/model.js';
+
+export function projectView(p: ProjectItem) {
+  return {
+    id: p.id,
+    name: p.name,
+    allowedIps: p.allowedIps ?? [],
+    createdAt: p.createdAt,
+    tableName: p.tableName,
+    bucketName: p.bucketName,
+  };
+}
+
+/** A key as the admin API shows it: never its hash; the secret only once, added by the issuing route. */
+export function keyView(k: ApiKeyItem) {
+  return {
+    id: k.id,
+    projectId: k.projectId,
+    name: k.name,
+    scopes: k.scopes,
+    allowedIps: k.allowedIps ?? [],
+    rateLimit: k.rateLimit ?? null,
+    expiresAt: k.expiresAt ?? null,
+    revokedAt: k.revokedAt ?? null,
+    createdAt: k.createdAt,
+    status: keyStatus(k),
+  };
+}
