@@ -7,6 +7,8 @@
 export class WriteWindow {
   /** Every row up to here is stored. */
   storedThrough: number;
+  /** Records of every write that has finished, in order or not: each one is in storage. */
+  recordsStored = 0;
   private readonly queue: { lastRow: number; done: boolean }[] = [];
   private running = 0;
   private failure: { error: unknown } | undefined;
@@ -21,10 +23,11 @@ export class WriteWindow {
   }
 
   /**
-   * Starts `write` (of rows up to `lastRow`, after every row added before) once a slot
-   * is free. Throws the error of an earlier write that failed; later rows are not written.
+   * Starts `write` (of `records` records, rows up to `lastRow`, after every row added
+   * before) once a slot is free. Throws the error of an earlier write that failed; later
+   * rows are not written.
    */
-  async add(write: () => Promise<void>, lastRow: number, onStored: () => void): Promise<void> {
+  async add(write: () => Promise<void>, lastRow: number, records: number): Promise<void> {
     this.throwIfFailed();
     while (this.running >= this.limit) {
       await new Promise<void>((resolve) => (this.wake = resolve));
@@ -37,7 +40,7 @@ export class WriteWindow {
       () => {
         entry.done = true;
         while (this.queue[0]?.done) this.storedThrough = this.queue.shift()!.lastRow;
-        onStored();
+        this.recordsStored += records;
         this.settled();
       },
       (error: unknown) => {

@@ -1,0 +1,140 @@
+import type { JobProgress } from '../../domain/model.js';
+import type { OpenedFile } from '../parsers/types.js';
+import { WriteWindow } from '../write-window.js';
+import { addToBatch, emptyBatch, isBatchFull, type Batch } from './batch.js';
+import { checkpointProgress, isCheckpointDue } from './checkpoint-progress.js';
+import type { ErrorReport } from './error-report.js';
+import type { JobContext } from './job-context.js';
+import type { LeaseWatch } from './lease-watch.js';
+import { openJobSource, readJobObject, type ByteCounter } from './open-job-source.js';
+import { parseRows, type ParsedRecordRow } from './parse-rows.js';
+import { applyRecordSteps, type FileRecord, type RecordStep } from './record-steps.js';
+import { fileRecordOrigin, rowToRecord, type FileRecordOrigin } from './row-to-record.js';
+import { countRejection, newRowTally, progressOf, type RowTally } from './row-tally.js';
+import type { JobFailure, StepOutcome } from './step-outcome.js';
+import { writeBatch } from './write-batch.js';
+
+/** Parallel BatchWriteItem calls per job when the deps do not say (INTAKE_WRITE_CONCURRENCY's default). */
+const DEFAULT_WRITE_CONCURRENCY = 4;
+
+/**
+ * How a pass ended: every row went through; the file failed (the job fails with that
+ * reason); or something outside the file stopped it (storage, abort, a lost lease), and
+ * the runner decides whether the job is retried.
+ */
+export type PassEnd = { kind: 'complete' } | { kind: 'failed'; failure: JobFailure } | { kind: 'interrupted'; error: unknown };
+
+export interface PassResult {
+  end: PassEnd;
+  /** What the pass knows is stored and counted, as of its end. */
+  progress: JobProgress;
+}
+
+/** What one pass carries from step to step. */
+interface PassState {
+  readonly tally: RowTally;
+  readonly writes: WriteWindow;
+  input?: ByteCounter;
+  file?: OpenedFile;
+}
+
+/**
+ * One pass over the job's file: read → open → parse rows → row to record → record steps →
+ * batch → write → checkpoint. Every pass reads the file from the start and recounts every
+ * row, but writes only rows past the job's checkpoint, so counts are exact and each row
+ * is stored once whether the job ran in one go or was resumed after a crash.
+ */
+export async function runPass(ctx: JobContext, report: ErrorReport, lease: LeaseWatch): Promise<PassResult> {
+  const state: PassState = {
+    tally: newRowTally(),
+    // Checkpoints may promise only the rows through which every write has finished.
+    writes: new WriteWindow(ctx.deps.writeConcurrency ?? DEFAULT_WRITE_CONCURRENCY, ctx.job.checkpointRow),
+  };
+  let end: PassEnd;
+  try {
+    state.input = await readJobObject(ctx);
+    const opened = await openJobSource(ctx, state.input);
+    if (opened.kind === 'ok') {
+      state.file = opened.value;
+      end = await writeRows(ctx, state, opened.value, report, lease);
+    } else {
+      end = opened;
+    }
+  } catch (error) {
+    // Rows already handed to storage count (or, if one of those writes failed, its error wins).
+    end = await state.writes.drain().then(
+      () => ({ kind: 'interrupted', error }),
+      (writeError: unknown) => ({ kind: 'interrupted', error: writeError }),
+    );
+  }
+  return { end, progress: passProgress(ctx, state) };
+}
+
+async function writeRows(
+  ctx: JobContext,
+  state: PassState,
+  file: OpenedFile,
+  report: ErrorReport,
+  lease: LeaseWatch,
+): Promise<PassEnd> {
+  const origin = fileRecordOrigin(ctx.job, new Date().toISOString());
+  const steps = ctx.deps.recordSteps ?? [];
+  let batch = emptyBatch();
+  let lastCheckpointAt = Date.now();
+  for await (const parsed of parseRows(file, ctx.signal)) {
+    if (parsed.kind !== 'failed') state.tally.rowsRead++;
+    const outcome = parsed.kind === 'ok' ? recordOfRow(parsed.value, origin, steps) : parsed;
+    if (outcome.kind === 'failed') {
+      // A whole-file failure comes after every row before it: store the valid ones still in
+      // hand, so the failed job's counts add up and a rerun of the same bytes gives the same records.
+      if (batch.records.length > 0) await writeAndCheckpoint(ctx, state, lease, batch, lastCheckpointAt);
+      await state.writes.drain();
+      return outcome;
+    }
+    if (outcome.kind === 'rejected') {
+      countRejection(state.tally, report, outcome.rejection);
+    } else if (outcome.value.row <= ctx.job.checkpointRow) {
+      // Stored by an earlier pass: count it, do not write it again.
+      state.tally.recordsResumed++;
+    } else {
+      batch = addToBatch(batch, outcome.value);
+      if (isBatchFull(batch)) {
+        lastCheckpointAt = await writeAndCheckpoint(ctx, state, lease, batch, lastCheckpointAt);
+        batch = emptyBatch();
+      }
+    }
+  }
+  if (batch.records.length > 0) await writeAndCheckpoint(ctx, state, lease, batch, lastCheckpointAt);
+  await state.writes.drain();
+  return { kind: 'complete' };
+}
+
+/** Row to record, then the record steps, in that order for every row. */
+function recordOfRow(row: ParsedRecordRow, origin: FileRecordOrigin, steps: readonly RecordStep[]): StepOutcome<FileRecord> {
+  const built = rowToRecord(row, origin);
+  return built.kind === 'ok' && steps.length > 0 ? applyRecordSteps(steps, built.value) : built;
+}
+
+/** Writes a batch, then checkpoints if one is due; returns when the last checkpoint was. */
+async function writeAndCheckpoint(
+  ctx: JobContext,
+  state: PassState,
+  lease: LeaseWatch,
+  batch: Batch,
+  lastCheckpointAt: number,
+): Promise<number> {
+  await writeBatch(ctx, state.writes, lease, batch);
+  if (!isCheckpointDue(ctx, lastCheckpointAt)) return lastCheckpointAt;
+  await checkpointProgress(ctx, passProgress(ctx, state));
+  return Date.now();
+}
+
+function passProgress(ctx: JobContext, state: PassState): JobProgress {
+  return progressOf(state.tally, {
+    format: state.file?.format ?? ctx.job.format,
+    bytesRead: state.input?.bytes ?? 0,
+    recordsStored: state.writes.recordsStored,
+    storedThrough: state.writes.storedThrough,
+    notices: state.file?.notices ?? [],
+  });
+}
