@@ -4,8 +4,30 @@ import { z } from 'zod';
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
-const intFrom = (def: number, min: number, max: number) =>
-  z.coerce.number().int().min(min).max(max).default(def);
+/** Where one setting comes from: the variables it reads, each with its schema, and how they become its value. */
+interface Setting<T> {
+  readonly variables: Readonly<Record<string, z.ZodType>>;
+  readonly value: (parsed: Readonly<Record<string, unknown>>) => T;
+}
+
+type SettingsTable = { readonly [name: string]: Setting<unknown> | SettingsTable };
+
+/** A setting read from one variable: its parsed value, or what `value` makes of it. */
+function env<S extends z.ZodType>(name: string, schema: S): Setting<z.output<S>>;
+function env<S extends z.ZodType, T>(name: string, schema: S, value: (parsed: z.output<S>) => T): Setting<T>;
+function env<S extends z.ZodType, T>(name: string, schema: S, value?: (parsed: z.output<S>) => T): Setting<unknown> {
+  return { variables: { [name]: schema }, value: (parsed) => (value ? value(parsed[name] as z.output<S>) : parsed[name]) };
+}
+
+/** A setting that several variables decide together (a fallback chain, a default that depends on another). */
+function envGroup<V extends Record<string, z.ZodType>, T>(
+  variables: V,
+  value: (parsed: { [K in keyof V]: z.output<V[K]> }) => T,
+): Setting<T> {
+  return { variables, value: (parsed) => value(parsed as { [K in keyof V]: z.output<V[K]> }) };
+}
+
+const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
 /** Comma-separated explicit origins (`https://app.example.com`); never `*`. */
 const originList = z
@@ -38,114 +60,150 @@ const optionalUrl = z
   .or(z.literal('').transform(() => undefined));
 
 /**
- * Every setting Intake reads from the environment. Parsed once at start; every invalid
- * variable is listed in one error so a misconfigured task fails fast and says why.
+ * Every setting Intake reads from the environment, each declared once: its variable, its
+ * default and bounds, and where it sits in the Config. The schema that checks the
+ * environment and the Config type both follow from this table.
  */
-const envSchema = z.object({
-  PORT: intFrom(8080, 0, 65535),
-  HOST: z.string().default('0.0.0.0'),
-  INTAKE_STORAGE: z.enum(['embedded', 'aws']).default('embedded'),
-  INTAKE_DATA_DIR: z.string().min(1).default('./data'),
-  INTAKE_ADMIN_TOKEN: z.string().optional(),
+const SETTINGS = {
+  port: env('PORT', int(8080, 0, 65535)),
+  host: env('HOST', z.string().default('0.0.0.0')),
+  storage: env('INTAKE_STORAGE', z.enum(['embedded', 'aws']).default('embedded')),
+  dataDir: env('INTAKE_DATA_DIR', z.string().min(1).default('./data'), (dir) => path.resolve(dir)),
+  adminToken: env('INTAKE_ADMIN_TOKEN', z.string().optional(), (token) => (token === '' ? undefined : token)),
   // Buckets are global on AWS and limited to 63 characters; a project id is up to 40,
   // so the prefix is kept short enough for `<prefix><projectId>` to fit.
-  INTAKE_NAME_PREFIX: z
-    .string()
-    .regex(/^[a-z][a-z0-9-]{0,21}$/, 'must be 1-22 characters of [a-z0-9-], starting with a letter')
-    .default('intake-'),
-  INTAKE_LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'debug', 'silent']).default('info'),
-  INTAKE_MAX_BODY_BYTES: intFrom(5 * MiB, 1024, 256 * MiB),
-  INTAKE_MAX_RECORDS_PER_REQUEST: intFrom(10_000, 1, 1_000_000),
-  INTAKE_MAX_JSON_DEPTH: intFrom(64, 2, 1000),
-  INTAKE_MAX_FILE_BYTES: intFrom(5 * GiB, 1, 5 * 1024 * GiB),
-  INTAKE_MAX_DECOMPRESSED_BYTES: intFrom(50 * GiB, 1, 5 * 1024 * GiB),
-  INTAKE_KEY_CACHE_MS: intFrom(2000, 0, 5000),
-  INTAKE_POLL_INTERVAL_MS: intFrom(2000, 50, 3_600_000),
-  INTAKE_POLL_CONCURRENCY: intFrom(2, 1, 64),
-  INTAKE_LEASE_MS: intFrom(30_000, 1000, 3_600_000),
-  INTAKE_WRITE_CONCURRENCY: intFrom(4, 1, 64),
-  INTAKE_POLLER: z.enum(['on', 'off']).default('on'),
-  INTAKE_TRUST_PROXY_HOPS: intFrom(0, 0, 10),
-  INTAKE_RATE_LIMIT_REQUESTS: intFrom(600, 1, 1_000_000),
-  INTAKE_RATE_LIMIT_WINDOW_SECONDS: intFrom(60, 1, 86_400),
-  INTAKE_UNAUTH_RATE_LIMIT_REQUESTS: intFrom(30, 1, 100_000),
-  INTAKE_UNAUTH_RATE_LIMIT_WINDOW_SECONDS: intFrom(60, 1, 86_400),
-  INTAKE_RATE_LIMIT_STORE: z.enum(['memory', 'dynamodb']).default('memory'),
-  INTAKE_CORS_ORIGINS: originList,
-  INTAKE_HEADERS_TIMEOUT_MS: intFrom(20_000, 1000, 300_000),
-  // 0 = no limit on the whole request: uploads of many gigabytes legitimately take long.
-  INTAKE_REQUEST_TIMEOUT_MS: intFrom(0, 0, 86_400_000),
-  INTAKE_SOCKET_IDLE_TIMEOUT_MS: intFrom(120_000, 1000, 3_600_000),
-  INTAKE_MIN_BODY_BYTES_PER_SECOND: intFrom(512, 0, 100 * MiB),
-  INTAKE_BODY_RATE_WINDOW_MS: intFrom(20_000, 100, 600_000),
-  INTAKE_MAX_HEADER_BYTES: intFrom(16 * 1024, 1024, 64 * 1024),
-  INTAKE_SHUTDOWN_TIMEOUT_MS: intFrom(25_000, 1000, 120_000),
-  // Time between /readyz turning 503 and the listener closing, for load balancers that only
-  // learn of a stop from the health check (ECS deregisters before SIGTERM: 0 is right there).
-  INTAKE_SHUTDOWN_DRAIN_DELAY_MS: intFrom(0, 0, 60_000),
-  INTAKE_ALERT_WEBHOOK_URL: optionalUrl,
-  AWS_REGION: z.string().optional(),
-  AWS_DEFAULT_REGION: z.string().optional(),
-  AWS_ENDPOINT_URL: optionalUrl,
-  AWS_ENDPOINT_URL_S3: optionalUrl,
-  AWS_ENDPOINT_URL_DYNAMODB: optionalUrl,
-  INTAKE_S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).optional(),
-});
-
-export interface Config {
-  readonly port: number;
-  readonly host: string;
-  readonly storage: 'embedded' | 'aws';
-  readonly dataDir: string;
-  readonly adminToken: string | undefined;
-  readonly namePrefix: string;
-  readonly logLevel: string;
-  readonly limits: {
-    readonly maxBodyBytes: number;
-    readonly maxRecordsPerRequest: number;
-    readonly maxJsonDepth: number;
-    readonly maxFileBytes: number;
-    readonly maxDecompressedBytes: number;
-  };
-  readonly keyCacheMs: number;
-  readonly poller: {
-    readonly enabled: boolean;
-    readonly intervalMs: number;
-    readonly concurrency: number;
-    readonly leaseMs: number;
-    readonly writeConcurrency: number;
-  };
-  readonly trustProxyHops: number;
-  readonly rateLimit: {
+  namePrefix: env(
+    'INTAKE_NAME_PREFIX',
+    z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,21}$/, 'must be 1-22 characters of [a-z0-9-], starting with a letter')
+      .default('intake-'),
+  ),
+  logLevel: env('INTAKE_LOG_LEVEL', z.enum(['error', 'warn', 'info', 'http', 'debug', 'silent']).default('info')),
+  limits: {
+    maxBodyBytes: env('INTAKE_MAX_BODY_BYTES', int(5 * MiB, 1024, 256 * MiB)),
+    maxRecordsPerRequest: env('INTAKE_MAX_RECORDS_PER_REQUEST', int(10_000, 1, 1_000_000)),
+    maxJsonDepth: env('INTAKE_MAX_JSON_DEPTH', int(64, 2, 1000)),
+    maxFileBytes: env('INTAKE_MAX_FILE_BYTES', int(5 * GiB, 1, 5 * 1024 * GiB)),
+    maxDecompressedBytes: env('INTAKE_MAX_DECOMPRESSED_BYTES', int(50 * GiB, 1, 5 * 1024 * GiB)),
+  },
+  /** At most 5 s: it bounds how long a revoked key keeps working on other tasks. */
+  keyCacheMs: env('INTAKE_KEY_CACHE_MS', int(2000, 0, 5000)),
+  poller: {
+    enabled: env('INTAKE_POLLER', z.enum(['on', 'off']).default('on'), (v) => v === 'on'),
+    intervalMs: env('INTAKE_POLL_INTERVAL_MS', int(2000, 50, 3_600_000)),
+    /** Longest wait between polls once idle pollers have backed off (never below intervalMs). */
+    maxIdleIntervalMs: env('INTAKE_POLL_MAX_IDLE_INTERVAL_MS', int(15_000, 50, 3_600_000)),
+    /** How old an object put there without the API must be before the poller takes it. */
+    settleMs: env('INTAKE_POLL_SETTLE_MS', int(2000, 0, 3_600_000)),
+    concurrency: env('INTAKE_POLL_CONCURRENCY', int(2, 1, 64)),
+    leaseMs: env('INTAKE_LEASE_MS', int(30_000, 1000, 3_600_000)),
+    /** How often a running job saves its progress (and proves it still holds its lease). */
+    checkpointIntervalMs: env('INTAKE_JOB_CHECKPOINT_INTERVAL_MS', int(2000, 100, 600_000)),
+    /** Claims after which a job that keeps failing (storage outages aside) is failed. */
+    maxAttempts: env('INTAKE_JOB_MAX_ATTEMPTS', int(3, 1, 100)),
+    writeConcurrency: env('INTAKE_WRITE_CONCURRENCY', int(4, 1, 64)),
+  },
+  embedded: {
+    /**
+     * SQLite's durability: `normal` loses nothing acknowledged when the process dies;
+     * `full` also survives a power loss, at the cost of an fsync per commit.
+     */
+    synchronous: env('INTAKE_SQLITE_SYNCHRONOUS', z.enum(['normal', 'full']).default('normal')),
+  },
+  trustProxyHops: env('INTAKE_TRUST_PROXY_HOPS', int(0, 0, 10)),
+  rateLimit: {
     /** `memory`: counters per task; `dynamodb`: counters in the control table, shared by every task. */
-    readonly store: 'memory' | 'dynamodb';
+    store: env('INTAKE_RATE_LIMIT_STORE', z.enum(['memory', 'dynamodb']).default('memory')),
     /** Per API key, unless the key has its own `rateLimit`. */
-    readonly perKey: { readonly requests: number; readonly windowSeconds: number };
+    perKey: {
+      requests: env('INTAKE_RATE_LIMIT_REQUESTS', int(600, 1, 1_000_000)),
+      windowSeconds: env('INTAKE_RATE_LIMIT_WINDOW_SECONDS', int(60, 1, 86_400)),
+    },
     /** Failed authentications per client address; past it the address is refused until the window ends. */
-    readonly unauthenticated: { readonly requests: number; readonly windowSeconds: number };
-  };
+    unauthenticated: {
+      requests: env('INTAKE_UNAUTH_RATE_LIMIT_REQUESTS', int(30, 1, 100_000)),
+      windowSeconds: env('INTAKE_UNAUTH_RATE_LIMIT_WINDOW_SECONDS', int(60, 1, 86_400)),
+    },
+  },
   /** Origins allowed by CORS; empty means CORS is off. */
-  readonly corsOrigins: readonly string[];
-  readonly http: {
-    readonly headersTimeoutMs: number;
-    /** 0: no limit on the whole request. */
-    readonly requestTimeoutMs: number;
-    readonly socketIdleTimeoutMs: number;
-    readonly maxHeaderBytes: number;
+  corsOrigins: env('INTAKE_CORS_ORIGINS', originList, (origins): readonly string[] => Object.freeze([...origins])),
+  http: {
+    headersTimeoutMs: env('INTAKE_HEADERS_TIMEOUT_MS', int(20_000, 1000, 300_000)),
+    /** 0: no limit on the whole request; uploads of many gigabytes legitimately take long. */
+    requestTimeoutMs: env('INTAKE_REQUEST_TIMEOUT_MS', int(0, 0, 86_400_000)),
+    socketIdleTimeoutMs: env('INTAKE_SOCKET_IDLE_TIMEOUT_MS', int(120_000, 1000, 3_600_000)),
+    maxHeaderBytes: env('INTAKE_MAX_HEADER_BYTES', int(16 * 1024, 1024, 64 * 1024)),
     /** 0 turns the slow-body guard off. */
-    readonly minBodyBytesPerSecond: number;
-    readonly bodyRateWindowMs: number;
-  };
-  readonly shutdownTimeoutMs: number;
-  readonly shutdownDrainDelayMs: number;
-  readonly alertWebhookUrl: string | undefined;
-  readonly aws: {
-    readonly region: string;
-    readonly s3Endpoint: string | undefined;
-    readonly dynamodbEndpoint: string | undefined;
-    readonly s3ForcePathStyle: boolean;
-  };
+    minBodyBytesPerSecond: env('INTAKE_MIN_BODY_BYTES_PER_SECOND', int(512, 0, 100 * MiB)),
+    bodyRateWindowMs: env('INTAKE_BODY_RATE_WINDOW_MS', int(20_000, 100, 600_000)),
+  },
+  shutdownTimeoutMs: env('INTAKE_SHUTDOWN_TIMEOUT_MS', int(25_000, 1000, 120_000)),
+  /**
+   * Time between /readyz turning 503 and the listener closing, for load balancers that only
+   * learn of a stop from the health check (ECS deregisters before SIGTERM: 0 is right there).
+   */
+  shutdownDrainDelayMs: env('INTAKE_SHUTDOWN_DRAIN_DELAY_MS', int(0, 0, 60_000)),
+  alertWebhookUrl: env('INTAKE_ALERT_WEBHOOK_URL', optionalUrl),
+  aws: envGroup(
+    {
+      AWS_REGION: z.string().optional(),
+      AWS_DEFAULT_REGION: z.string().optional(),
+      AWS_ENDPOINT_URL: optionalUrl,
+      AWS_ENDPOINT_URL_S3: optionalUrl,
+      AWS_ENDPOINT_URL_DYNAMODB: optionalUrl,
+      INTAKE_S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).optional(),
+    },
+    (v) => {
+      const s3Endpoint = v.AWS_ENDPOINT_URL_S3 ?? v.AWS_ENDPOINT_URL;
+      return {
+        region: v.AWS_REGION ?? v.AWS_DEFAULT_REGION ?? 'us-east-1',
+        s3Endpoint,
+        dynamodbEndpoint: v.AWS_ENDPOINT_URL_DYNAMODB ?? v.AWS_ENDPOINT_URL,
+        // Emulators (LocalStack, test S3 engines) need path-style URLs; AWS itself does not.
+        s3ForcePathStyle:
+          v.INTAKE_S3_FORCE_PATH_STYLE === undefined ? s3Endpoint !== undefined : v.INTAKE_S3_FORCE_PATH_STYLE === 'true',
+      };
+    },
+  ),
+} satisfies SettingsTable;
+
+type ConfigOf<T> = {
+  readonly [K in keyof T]: T[K] extends Setting<infer V> ? (V extends object ? Readonly<V> : V) : ConfigOf<T[K]>;
+};
+
+/** The settings as the code reads them: the table's shape, frozen. */
+export type Config = ConfigOf<typeof SETTINGS>;
+
+function isSetting(entry: Setting<unknown> | SettingsTable): entry is Setting<unknown> {
+  return typeof entry.value === 'function' && typeof entry.variables === 'object';
 }
+
+/** The schema over the environment: one entry per variable, gathered from the table. */
+function environmentSchema(table: SettingsTable, shape: Record<string, z.ZodType> = {}): Record<string, z.ZodType> {
+  for (const entry of Object.values(table)) {
+    if (!isSetting(entry)) {
+      environmentSchema(entry, shape);
+      continue;
+    }
+    for (const [name, schema] of Object.entries(entry.variables)) {
+      if (name in shape) throw new Error(`${name} is declared by two settings`);
+      shape[name] = schema;
+    }
+  }
+  return shape;
+}
+
+function buildConfig(table: SettingsTable, parsed: Readonly<Record<string, unknown>>): object {
+  const out: Record<string, unknown> = {};
+  for (const [key, entry] of Object.entries(table)) {
+    const value = isSetting(entry) ? entry.value(parsed) : buildConfig(entry, parsed);
+    out[key] = typeof value === 'object' && value !== null ? Object.freeze(value) : value;
+  }
+  return Object.freeze(out);
+}
+
+const envSchema = z.object(environmentSchema(SETTINGS));
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -168,6 +226,10 @@ function adminTokenProblems(storage: string | undefined, adminToken: string | un
   return problems;
 }
 
+/**
+ * Reads the configuration from the environment, once, at start. Every invalid variable is
+ * listed in one error so a misconfigured task fails fast and says why.
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
   // Checked on the raw values too, so the token is listed alongside any other bad variable.
@@ -179,65 +241,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ...tokenProblems,
     ]);
   }
-  const e = parsed.data;
-  const adminToken = e.INTAKE_ADMIN_TOKEN === '' ? undefined : e.INTAKE_ADMIN_TOKEN;
   if (tokenProblems.length > 0) throw new ConfigError(tokenProblems);
-
-  const endpoint = e.AWS_ENDPOINT_URL;
-  const s3Endpoint = e.AWS_ENDPOINT_URL_S3 ?? endpoint;
-  return Object.freeze({
-    port: e.PORT,
-    host: e.HOST,
-    storage: e.INTAKE_STORAGE,
-    dataDir: path.resolve(e.INTAKE_DATA_DIR),
-    adminToken,
-    namePrefix: e.INTAKE_NAME_PREFIX,
-    logLevel: e.INTAKE_LOG_LEVEL,
-    limits: Object.freeze({
-      maxBodyBytes: e.INTAKE_MAX_BODY_BYTES,
-      maxRecordsPerRequest: e.INTAKE_MAX_RECORDS_PER_REQUEST,
-      maxJsonDepth: e.INTAKE_MAX_JSON_DEPTH,
-      maxFileBytes: e.INTAKE_MAX_FILE_BYTES,
-      maxDecompressedBytes: e.INTAKE_MAX_DECOMPRESSED_BYTES,
-    }),
-    keyCacheMs: e.INTAKE_KEY_CACHE_MS,
-    poller: Object.freeze({
-      enabled: e.INTAKE_POLLER === 'on',
-      intervalMs: e.INTAKE_POLL_INTERVAL_MS,
-      concurrency: e.INTAKE_POLL_CONCURRENCY,
-      leaseMs: e.INTAKE_LEASE_MS,
-      writeConcurrency: e.INTAKE_WRITE_CONCURRENCY,
-    }),
-    trustProxyHops: e.INTAKE_TRUST_PROXY_HOPS,
-    rateLimit: Object.freeze({
-      store: e.INTAKE_RATE_LIMIT_STORE,
-      perKey: Object.freeze({ requests: e.INTAKE_RATE_LIMIT_REQUESTS, windowSeconds: e.INTAKE_RATE_LIMIT_WINDOW_SECONDS }),
-      unauthenticated: Object.freeze({
-        requests: e.INTAKE_UNAUTH_RATE_LIMIT_REQUESTS,
-        windowSeconds: e.INTAKE_UNAUTH_RATE_LIMIT_WINDOW_SECONDS,
-      }),
-    }),
-    corsOrigins: Object.freeze([...e.INTAKE_CORS_ORIGINS]),
-    http: Object.freeze({
-      headersTimeoutMs: e.INTAKE_HEADERS_TIMEOUT_MS,
-      requestTimeoutMs: e.INTAKE_REQUEST_TIMEOUT_MS,
-      socketIdleTimeoutMs: e.INTAKE_SOCKET_IDLE_TIMEOUT_MS,
-      maxHeaderBytes: e.INTAKE_MAX_HEADER_BYTES,
-      minBodyBytesPerSecond: e.INTAKE_MIN_BODY_BYTES_PER_SECOND,
-      bodyRateWindowMs: e.INTAKE_BODY_RATE_WINDOW_MS,
-    }),
-    shutdownTimeoutMs: e.INTAKE_SHUTDOWN_TIMEOUT_MS,
-    shutdownDrainDelayMs: e.INTAKE_SHUTDOWN_DRAIN_DELAY_MS,
-    alertWebhookUrl: e.INTAKE_ALERT_WEBHOOK_URL,
-    aws: Object.freeze({
-      region: e.AWS_REGION ?? e.AWS_DEFAULT_REGION ?? 'us-east-1',
-      s3Endpoint,
-      dynamodbEndpoint: e.AWS_ENDPOINT_URL_DYNAMODB ?? endpoint,
-      // Emulators (LocalStack, test S3 engines) need path-style URLs; AWS itself does not.
-      s3ForcePathStyle:
-        e.INTAKE_S3_FORCE_PATH_STYLE === undefined
-          ? s3Endpoint !== undefined
-          : e.INTAKE_S3_FORCE_PATH_STYLE === 'true',
-    }),
-  });
+  return buildConfig(SETTINGS, parsed.data) as Config;
 }

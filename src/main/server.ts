@@ -10,7 +10,7 @@ import { createServices } from '../services.js';
 import { Poller } from '../ingest/poller.js';
 import { createStorage } from '../storage/create-storage.js';
 import { resolveAdminToken } from './admin-token.js';
-import { flushLogger, GracefulShutdown } from './graceful-shutdown.js';
+import { GracefulShutdown } from './graceful-shutdown.js';
 
 /** Entry point: HTTP server (and the background poller) for one task. */
 async function main(): Promise<void> {
@@ -32,14 +32,7 @@ async function main(): Promise<void> {
   const alerter = new Alerter({ webhookUrl: config.alertWebhookUrl, logger, metrics });
   const started = Date.now();
   const storage = watchStorageFailures(
-    await createStorage(config, {
-      onRetry: (reason) => metrics.storageRetries.inc({ reason }),
-      // Without its engine the embedded mode can store nothing: stop, so a supervisor restarts it.
-      onEngineCrash: (error) => {
-        logger.error('the embedded storage engine stopped; exiting', { event: 'engine_crashed', error: error.message });
-        void flushLogger(logger, 500).finally(() => process.exit(1));
-      },
-    }),
+    await createStorage(config, { onRetry: (reason) => metrics.storageRetries.inc({ reason }) }),
     (failure) => alerter.storageFailed(failure),
   );
   let poller: Poller | undefined;
@@ -49,12 +42,15 @@ async function main(): Promise<void> {
       { ...storage, projects: services.projects, logger, metrics, onJobFinished: (job) => alerter.jobFinished(job) },
       {
         intervalMs: config.poller.intervalMs,
-        maxIdleIntervalMs: Math.max(config.poller.intervalMs, 15_000),
+        // Backing off below the busy interval would poll an idle system harder than a busy one.
+        maxIdleIntervalMs: Math.max(config.poller.intervalMs, config.poller.maxIdleIntervalMs),
+        settleMs: config.poller.settleMs,
         concurrency: config.poller.concurrency,
         writeConcurrency: config.poller.writeConcurrency,
         leaseMs: config.poller.leaseMs,
+        checkpointIntervalMs: config.poller.checkpointIntervalMs,
+        maxAttempts: config.poller.maxAttempts,
         maxDecompressedBytes: config.limits.maxDecompressedBytes,
-        settleMs: 2000,
       },
     );
   }

@@ -34,11 +34,41 @@ describe('loadConfig', () => {
     expect(config.aws.s3ForcePathStyle).toBe(false);
   });
 
+  it('defaults the poller and job knobs and the embedded durability', () => {
+    const config = loadConfig({});
+    expect(config.poller).toMatchObject({
+      intervalMs: 2000,
+      maxIdleIntervalMs: 15_000,
+      settleMs: 2000,
+      checkpointIntervalMs: 2000,
+      maxAttempts: 3,
+    });
+    expect(config.embedded.synchronous).toBe('normal');
+  });
+
+  it('reads the poller and job knobs and the embedded durability', () => {
+    const config = loadConfig({
+      INTAKE_POLL_SETTLE_MS: '0',
+      INTAKE_POLL_MAX_IDLE_INTERVAL_MS: '60000',
+      INTAKE_JOB_CHECKPOINT_INTERVAL_MS: '500',
+      INTAKE_JOB_MAX_ATTEMPTS: '5',
+      INTAKE_SQLITE_SYNCHRONOUS: 'full',
+    });
+    expect(config.poller).toMatchObject({ settleMs: 0, maxIdleIntervalMs: 60_000, checkpointIntervalMs: 500, maxAttempts: 5 });
+    expect(config.embedded.synchronous).toBe('full');
+    const error = configError({ INTAKE_SQLITE_SYNCHRONOUS: 'off', INTAKE_JOB_MAX_ATTEMPTS: '0', INTAKE_POLL_SETTLE_MS: '-1' });
+    expect(error.problems.map((p) => p.split(':')[0]).sort()).toEqual(
+      ['INTAKE_JOB_MAX_ATTEMPTS', 'INTAKE_POLL_SETTLE_MS', 'INTAKE_SQLITE_SYNCHRONOUS'].sort(),
+    );
+  });
+
   it('returns a frozen object', () => {
     const config = loadConfig({});
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.limits)).toBe(true);
     expect(Object.isFrozen(config.aws)).toBe(true);
+    expect(Object.isFrozen(config.rateLimit.perKey)).toBe(true);
+    expect(Object.isFrozen(config.corsOrigins)).toBe(true);
   });
 
   it('reads values from the environment', () => {
