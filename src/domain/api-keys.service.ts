@@ -3,6 +3,7 @@ import { errors } from '../errors.js';
 import type { ApiKeyItem, RateLimitSetting, Scope } from './model.js';
 import type { ControlStore } from '../storage/ports.js';
 import { ALL_SCOPES } from './model.js';
+import { LruCache } from './lru-cache.js';
 
 const KEY_ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
 const CACHE_MAX_ENTRIES = 10_000;
@@ -68,13 +69,16 @@ export interface KeyPrincipal {
  * which bounds how long a revocation takes to reach every task.
  */
 export class ApiKeyService {
-  private readonly cache = new Map<string, { key: ApiKeyItem | null; at: number }>();
+  /** Key items by id; `null` remembers an unknown id, so guessed ids cost storage one read each per cacheMs. */
+  private readonly cache: LruCache<string, ApiKeyItem | null>;
 
   constructor(
     private readonly control: ControlStore,
     private readonly cacheMs: number,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.cache = new LruCache({ maxEntries: CACHE_MAX_ENTRIES, ttlMs: cacheMs, now });
+  }
 
   async issue(projectId: string, input: NewKeyInput): Promise<{ item: ApiKeyItem; secret: string }> {
     const id = newKeyId();
@@ -124,12 +128,9 @@ export class ApiKeyService {
 
   private async lookup(keyId: string): Promise<ApiKeyItem | null> {
     const cached = this.cache.get(keyId);
-    if (cached && this.now() - cached.at < this.cacheMs) return cached.key;
+    if (cached !== undefined) return cached;
     const key = await this.control.getKey(keyId);
-    if (this.cacheMs > 0) {
-      if (this.cache.size >= CACHE_MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
-      this.cache.set(keyId, { key, at: this.now() });
-    }
+    if (this.cacheMs > 0) this.cache.set(keyId, key);
     return key;
   }
 }

@@ -1,10 +1,12 @@
 import { errors } from '../errors.js';
 import { storageNames } from '../storage/names.js';
+import { LruCache } from './lru-cache.js';
 import type { ProjectItem } from './model.js';
 import type { ControlStore, ObjectStore, Page, RecordStore } from '../storage/ports.js';
 
 export const PROJECT_ID_PATTERN = /^[a-z0-9-]{3,40}$/;
 const CACHE_MS = 30_000;
+const CACHE_MAX_ENTRIES = 10_000;
 
 export function assertProjectId(id: string): void {
   if (!PROJECT_ID_PATTERN.test(id)) throw errors.invalidProjectId(id);
@@ -17,7 +19,7 @@ export function assertProjectId(id: string): void {
  */
 export class ProjectService {
   private readonly names;
-  private readonly cache = new Map<string, { project: ProjectItem; at: number }>();
+  private readonly cache: LruCache<string, ProjectItem>;
 
   constructor(
     private readonly control: ControlStore,
@@ -27,6 +29,7 @@ export class ProjectService {
     private readonly now: () => number = Date.now,
   ) {
     this.names = storageNames(namePrefix);
+    this.cache = new LruCache({ maxEntries: CACHE_MAX_ENTRIES, ttlMs: CACHE_MS, now });
   }
 
   async create(input: { id: string; name: string; allowedIps?: string[] }): Promise<ProjectItem> {
@@ -49,11 +52,11 @@ export class ProjectService {
   /** Projects never change once created, so a short cache spares a read per request. */
   async get(id: string): Promise<ProjectItem> {
     const cached = this.cache.get(id);
-    if (cached && this.now() - cached.at < CACHE_MS) return cached.project;
+    if (cached !== undefined) return cached;
     if (!PROJECT_ID_PATTERN.test(id)) throw errors.projectNotFound(id.slice(0, 60));
     const project = await this.control.getProject(id);
     if (!project) throw errors.projectNotFound(id);
-    this.cache.set(id, { project, at: this.now() });
+    this.cache.set(id, project);
     return project;
   }
 

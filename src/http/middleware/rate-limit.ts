@@ -10,13 +10,15 @@ import {
   type Store,
 } from 'express-rate-limit';
 import type { Config } from '../../config.js';
+import { LruCache } from '../../domain/lru-cache.js';
 import { errors } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { RateCounterStore } from '../../storage/ports.js';
+
 type Middleware = (req: Request, res: Response, next: NextFunction) => unknown;
 
-/** Distinct per-key windows kept at once; past it the least recently created limiter is dropped. */
+/** Distinct per-key windows kept at once; past it the least recently used limiter is dropped. */
 const MAX_WINDOW_LIMITERS = 64;
 
 export interface RateLimitDeps {
@@ -139,15 +141,13 @@ export function createRateLimits(deps: RateLimitDeps) {
     },
   });
 
-  const perWindow = new Map<number, RateLimitRequestHandler & { store: Store }>();
+  const perWindow = new LruCache<number, RateLimitRequestHandler & { store: Store }>({
+    maxEntries: MAX_WINDOW_LIMITERS,
+    onEvict: (_window, dropped) => void dropped.store.shutdown?.(),
+  });
   const keyLimiter = (windowSeconds: number) => {
     let limiter = perWindow.get(windowSeconds);
     if (limiter !== undefined) return limiter;
-    if (perWindow.size >= MAX_WINDOW_LIMITERS) {
-      const [oldest, dropped] = perWindow.entries().next().value!;
-      perWindow.delete(oldest);
-      void dropped.store.shutdown?.();
-    }
     const store = newStore(`rl:key:${windowSeconds}:`);
     limiter = Object.assign(
       rateLimit({
