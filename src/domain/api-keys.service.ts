@@ -58,11 +58,6 @@ export interface NewKeyInput {
   rateLimit?: RateLimitSetting;
 }
 
-export interface KeyPrincipal {
-  kind: 'key';
-  key: ApiKeyItem;
-}
-
 /**
  * Issues, lists, revokes and verifies API keys. Secrets are random (32 bytes), shown once
  * and stored only as SHA-256 hashes. Verification caches key items for `cacheMs` (≤ 5 s),
