@@ -43,6 +43,8 @@ const NOT_ERROR_MODEL = new Set(['GET /readyz 503']);
 const UNREACHABLE_CODES: Record<string, string> = {
   shutting_down: 'no route raises it; /readyz reports shutdown in its own 503 body',
   request_aborted: 'the client has gone and never reads the answer',
+  record_too_large:
+    "the record stores' own guard: the record builder refuses such a record first, as a per-record error of a push or a row error of a job",
 };
 
 const oas = new OpenApiContract(doc, NOT_ERROR_MODEL);
