@@ -90,3 +90,27 @@ export function deterministicId(...parts: (string | number)[]): string {
   }
   return idBytes.toString('latin1', 0, 26);
 }
+
+/** Rows of one file: a fixed-width base32 row number fits 32^10 (about 10^15) rows. */
+const ROW_DIGITS = 10;
+
+/**
+ * The id of a file's row: 16 characters derived from the file (80 bits of its digest),
+ * then the row number in 10 fixed-width base32 digits. Deterministic like every derived id
+ * (a re-processed row overwrites its own record), and ordered within a file, so that a
+ * file's rows land side by side in an ordered index instead of scattered over it: in the
+ * embedded store, appending in order writes 4-8x faster than writing hashed keys.
+ */
+export function fileRowIdPrefix(fileId: string): string {
+  return deterministicId('row', fileId).slice(0, 26 - ROW_DIGITS);
+}
+
+export function fileRowId(prefix: string, row: number): string {
+  if (!isIndex(row) || row >= 32 ** ROW_DIGITS) throw new RangeError(`row ${row} is out of range`);
+  let rest = row;
+  for (let i = ROW_DIGITS - 1; i >= 0; i--) {
+    idBytes[i] = ALPHABET[rest % 32]!;
+    rest = Math.floor(rest / 32);
+  }
+  return prefix + idBytes.toString('latin1', 0, ROW_DIGITS);
+}

@@ -76,6 +76,12 @@ export const jobItemSchema = z.object({
   errorReportKey: z.string().optional(),
   failure: z.object({ code: z.string(), message: z.string() }).optional(),
   attempts: z.number(),
+  /**
+   * How the job's row ids are made: `ordered` (fileRowId) for jobs created by this release,
+   * absent for jobs created before it, whose rows keep their hashed ids so that a job
+   * resumed across an upgrade still writes each row once.
+   */
+  rowIds: z.literal('ordered').optional(),
   leaseOwner: z.string().optional(),
   leaseExpiresAt: z.number().optional(),
   createdAt: z.string(),

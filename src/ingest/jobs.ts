@@ -46,6 +46,7 @@ export function newJob(
     errors: [],
     notices: [],
     attempts: 0,
+    rowIds: 'ordered',
     createdAt: at,
     updatedAt: at,
   };

@@ -57,6 +57,11 @@ export interface RecordPage {
 }
 
 export interface RecordStore {
+  /**
+   * How many records one putRecords call should carry for the engine to write them well:
+   * a file job fills batches of this size.
+   */
+  readonly writeBatchSize: number;
   ensureTable(table: string): Promise<void>;
   /** Writes in batches of 25 with retry of unprocessed items; resolves when all are stored. */
   putRecords(table: string, records: StoredRecord[]): Promise<void>;

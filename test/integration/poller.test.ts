@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deterministicId } from '../../src/domain/ids.js';
+import { fileRowId, fileRowIdPrefix } from '../../src/domain/ids.js';
 import { errors } from '../../src/errors.js';
 import type { Poller } from '../../src/ingest/poller.js';
 import type { JobProgress, StoredRecord } from '../../src/domain/model.js';
@@ -200,7 +200,7 @@ describe('poller', () => {
     const firstRows: StoredRecord[] = [];
     for (let row = 1; row <= checkpointRow; row++) {
       firstRows.push({
-        id: deterministicId('row', up.fileId, row),
+        id: fileRowId(fileRowIdPrefix(up.fileId), row),
         data: JSON.stringify({ id: String(row), name: `customer ${row}`, phone: String(row).padStart(8, '0') }),
         source: JSON.stringify({ type: 'file', fileId: up.fileId, jobId: up.jobId, fileName: 'resume.csv', row }),
         ingestedAt: earlier,
@@ -229,7 +229,7 @@ describe('poller', () => {
       const byRow = await expectEachRowOnce(t, p, up.jobId, rows);
       // The resumed pass wrote only rows past the checkpoint, each once.
       const written = recorder.written(p.project.tableName);
-      const expected = Array.from({ length: rows - checkpointRow }, (_, i) => deterministicId('row', up.fileId, checkpointRow + 1 + i));
+      const expected = Array.from({ length: rows - checkpointRow }, (_, i) => fileRowId(fileRowIdPrefix(up.fileId), checkpointRow + 1 + i));
       expect([...written].sort()).toEqual([...expected].sort());
       for (let row = 1; row <= rows; row++) {
         expect(byRow.get(row)!.ingestedAt === earlier, `row ${row}`).toBe(row <= checkpointRow);
@@ -291,7 +291,7 @@ describe('poller', () => {
       const before = new Set(dyingRecords.written(p.project.tableName));
       const after = recorder.written(p.project.tableName);
       // The survivor wrote exactly the rows past the checkpoint; nothing is missing.
-      const expected = Array.from({ length: rows - diedAfter }, (_, i) => deterministicId('row', up.fileId, diedAfter + 1 + i));
+      const expected = Array.from({ length: rows - diedAfter }, (_, i) => fileRowId(fileRowIdPrefix(up.fileId), diedAfter + 1 + i));
       expect([...after].sort()).toEqual(expected.sort());
       expect(before.size).toBeGreaterThanOrEqual(diedAfter);
       expect(new Set([...before, ...after]).size).toBe(rows);
@@ -396,7 +396,7 @@ describe('poller', () => {
     const storedBefore = new Set(slow.written(p.project.tableName));
     const checkpointRow = released!.checkpointRow;
     expect(checkpointRow).toBeGreaterThan(0);
-    for (let row = 1; row <= checkpointRow; row++) expect(storedBefore.has(deterministicId('row', up.fileId, row))).toBe(true);
+    for (let row = 1; row <= checkpointRow; row++) expect(storedBefore.has(fileRowId(fileRowIdPrefix(up.fileId), row))).toBe(true);
 
     const recorder = recordingRecords(t.storage.records);
     const second = createPoller(t, {}, { ...t.storage, records: recorder.records });

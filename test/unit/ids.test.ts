@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
-import { decimalText, deterministicId, newRecordId } from '../../src/domain/ids.js';
+import { decimalText, deterministicId, fileRowId, fileRowIdPrefix, newRecordId } from '../../src/domain/ids.js';
 
 /** The definition ids are made by: stored records' ids must never change with the code that makes them. */
 function referenceId(...parts: (string | number)[]): string {
@@ -110,5 +110,36 @@ describe('newRecordId', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe('fileRowId', () => {
+  it('is deterministic, 26 characters, and distinct per file and row', () => {
+    const a = fileRowIdPrefix('01JB6Q0Z7E3M8K2V4N5P6R7S8T');
+    const b = fileRowIdPrefix('01JB6Q0Z7E3M8K2V4N5P6R7S8V');
+    expect(a).toHaveLength(16);
+    expect(fileRowIdPrefix('01JB6Q0Z7E3M8K2V4N5P6R7S8T')).toBe(a);
+    expect(a).not.toBe(b);
+    const ids = new Set<string>();
+    for (const row of [0, 1, 2, 31, 32, 1023, 1024, 999_999, 1_000_000, 2 ** 40]) {
+      const id = fileRowId(a, row);
+      expect(id).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+      ids.add(id);
+      ids.add(fileRowId(b, row));
+    }
+    expect(ids.size).toBe(20);
+  });
+
+  it('orders a file’s rows as their numbers', () => {
+    const prefix = fileRowIdPrefix('file-1');
+    const rows = [1, 2, 9, 10, 31, 32, 33, 1000, 65_536, 1_000_000, 123_456_789];
+    const ids = rows.map((row) => fileRowId(prefix, row));
+    expect([...ids].sort()).toEqual(ids);
+  });
+
+  it('refuses row numbers it cannot write in 10 digits', () => {
+    expect(() => fileRowId('x'.repeat(16), -1)).toThrow(RangeError);
+    expect(() => fileRowId('x'.repeat(16), 32 ** 10)).toThrow(RangeError);
+    expect(() => fileRowId('x'.repeat(16), 1.5)).toThrow(RangeError);
   });
 });

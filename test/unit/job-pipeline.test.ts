@@ -4,7 +4,7 @@ import type { JobItem, JobOutcome, JobProgress, ProjectItem, StoredRecord } from
 import { MAX_ITEM_BYTES } from '../../src/domain/record-builder.js';
 import { JobRunner } from '../../src/ingest/job-runner.js';
 import { newJob } from '../../src/ingest/jobs.js';
-import { addToBatch, BATCH_ROWS, emptyBatch, isBatchFull } from '../../src/ingest/pipeline/batch.js';
+import { addToBatch, emptyBatch, isBatchFull } from '../../src/ingest/pipeline/batch.js';
 import { jobStatusOf } from '../../src/ingest/pipeline/finish-job.js';
 import { applyRecordSteps, type RecordStep } from '../../src/ingest/pipeline/record-steps.js';
 import { fileRecordOrigin, rowToRecord } from '../../src/ingest/pipeline/row-to-record.js';
@@ -50,6 +50,7 @@ function fakeStores(content: string) {
     releaseJob: async () => undefined,
   } as unknown as ControlStore;
   const records = {
+    writeBatchSize: 25,
     putRecords: async (_table: string, batch: StoredRecord[]) => {
       written.push(...batch);
     },
@@ -112,12 +113,14 @@ describe('record steps', () => {
 });
 
 describe('batch, tally and status', () => {
-  it('a batch is full at one BatchWriteItem and remembers its last row', () => {
+  it('a batch is full at the store’s batch size and remembers its last row', () => {
     let batch = emptyBatch();
     const record = { id: 'i', data: '{}', source: '{}', ingestedAt: 'now' };
-    for (let row = 1; row <= BATCH_ROWS; row++) batch = addToBatch(batch, { row, record });
-    expect(isBatchFull(batch)).toBe(true);
-    expect(batch.lastRow).toBe(BATCH_ROWS);
+    for (let row = 1; row <= 24; row++) batch = addToBatch(batch, { row, record });
+    expect(isBatchFull(batch, 25)).toBe(false);
+    batch = addToBatch(batch, { row: 25, record });
+    expect(isBatchFull(batch, 25)).toBe(true);
+    expect(batch.lastRow).toBe(25);
   });
 
   it('counts resumed rows and stored records as written', () => {

@@ -1,9 +1,6 @@
 import type { StoredRecord } from '../../domain/model.js';
 import type { FileRecord } from './record-steps.js';
 
-/** Rows per write: one BatchWriteItem call (DynamoDB takes at most 25 puts in one). */
-export const BATCH_ROWS = 25;
-
 /** Records waiting to be written together, and the last row among them. */
 export interface Batch {
   records: StoredRecord[];
@@ -21,4 +18,5 @@ export function addToBatch(batch: Batch, input: FileRecord): Batch {
   return { records: batch.records, lastRow: input.row };
 }
 
-export const isBatchFull = (batch: Batch): boolean => batch.records.length >= BATCH_ROWS;
+/** Full at the record store's own batch size (one BatchWriteItem in DynamoDB, one transaction in SQLite). */
+export const isBatchFull = (batch: Batch, size: number): boolean => batch.records.length >= size;

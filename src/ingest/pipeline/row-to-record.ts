@@ -1,4 +1,4 @@
-import { decimalText, deterministicId } from '../../domain/ids.js';
+import { decimalText, deterministicId, fileRowId, fileRowIdPrefix } from '../../domain/ids.js';
 import type { JobItem } from '../../domain/model.js';
 import { buildRecord } from '../../domain/record-builder.js';
 import type { ParsedRecordRow } from './parse-rows.js';
@@ -7,7 +7,9 @@ import { passOn, rejectRow, type StepOutcome } from './step-outcome.js';
 
 /** What every record of one pass shares: its file, its job and one ingestion time. */
 export interface FileRecordOrigin {
-  fileId: string;
+  /** The first characters of every row id of the file (see fileRowId), or, for a job created before ordered ids, its file id. */
+  idPrefix: string;
+  orderedIds: boolean;
   /** The source JSON up to the row number, built once per pass rather than per row. */
   sourcePrefix: string;
   ingestedAt: string;
@@ -15,7 +17,8 @@ export interface FileRecordOrigin {
 
 export function fileRecordOrigin(job: JobItem, ingestedAt: string): FileRecordOrigin {
   const sourcePrefix = `{"type":"file","fileId":${JSON.stringify(job.fileId)},"jobId":${JSON.stringify(job.id)},"fileName":${JSON.stringify(job.fileName)},"row":`;
-  return { fileId: job.fileId, sourcePrefix, ingestedAt };
+  const orderedIds = job.rowIds === 'ordered';
+  return { idPrefix: orderedIds ? fileRowIdPrefix(job.fileId) : job.fileId, orderedIds, sourcePrefix, ingestedAt };
 }
 
 /**
@@ -25,7 +28,7 @@ export function fileRecordOrigin(job: JobItem, ingestedAt: string): FileRecordOr
  */
 export function rowToRecord(row: ParsedRecordRow, origin: FileRecordOrigin): StepOutcome<FileRecord> {
   const built = buildRecord({
-    id: deterministicId('row', origin.fileId, row.row),
+    id: origin.orderedIds ? fileRowId(origin.idPrefix, row.row) : deterministicId('row', origin.idPrefix, row.row),
     body: { jsonText: row.data },
     source: `${origin.sourcePrefix}${decimalText(row.row)}}`,
     ingestedAt: origin.ingestedAt,

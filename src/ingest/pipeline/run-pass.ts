@@ -98,7 +98,7 @@ async function writeRows(
       state.tally.recordsResumed++;
     } else {
       batch = addToBatch(batch, outcome.value);
-      if (isBatchFull(batch)) {
+      if (isBatchFull(batch, ctx.deps.records.writeBatchSize)) {
         lastCheckpointAt = await writeAndCheckpoint(ctx, state, lease, batch, lastCheckpointAt);
         batch = emptyBatch();
       }

@@ -42,6 +42,8 @@ export interface DynamoRecordStoreOptions {
 }
 
 export class DynamoRecordStore implements RecordStore {
+  /** One BatchWriteItem call; a job keeps several in flight (INTAKE_WRITE_CONCURRENCY). */
+  readonly writeBatchSize = BATCH_SIZE;
   /** Small puts (a few pushed records each) share BatchWriteItem calls under load. */
   private readonly smallPuts: GroupCommit<WriteRequest>;
 

