@@ -4,7 +4,8 @@
 #
 #   deps       full dependency tree (dev included) for the TypeScript build
 #   build      compiles src/ to dist/
-#   prod-deps  `npm ci --omit=dev`: the production tree alone, from the same lockfile
+#   prod-deps  `npm ci --omit=dev`: the production tree alone, from the same lockfile, with
+#              better-sqlite3 (the embedded mode's SQLite binding) compiled for the target
 #   runtime    slim Node LTS + tini + dist/ + production node_modules + openapi.yaml
 #
 # Build: docker build -t intake .      (multi-arch: docker buildx build --platform linux/arm64,linux/amd64 .)
@@ -13,20 +14,22 @@
 ARG NODE_MAJOR=22
 
 # The dependency and build stages run on the build machine's own platform, even when the
-# target is linux/arm64 for Fargate: their output is plain JavaScript and the production
-# tree has no platform-specific packages (test/unit/dockerfile.test.ts keeps it so), so
-# nothing runs under emulation except the runtime stage's apt-get.
+# target is linux/arm64 for Fargate: their output is plain JavaScript. Only the production
+# tree holds a native addon (better-sqlite3), so only it is installed on the target
+# platform (under emulation in a cross build).
 FROM --platform=$BUILDPLATFORM node:${NODE_MAJOR}-bookworm-slim AS base
 WORKDIR /app
 ENV npm_config_update_notifier=false \
     npm_config_fund=false \
     npm_config_audit=false
 
-# Install scripts are skipped on purpose. The production tree holds two: a telemetry
-# ping and classic-level's prebuild check; classic-level loads its bundled prebuilt
-# binary (linux-x64 and linux-arm64 included) at run time without it. The dev tree adds
-# esbuild's binary shortcut, which tsc does not need. A new dependency that really needs
-# a compile step fails test/unit/dockerfile.test.ts until this is revisited.
+# Install scripts are skipped on purpose. The production tree holds three: a telemetry
+# ping; classic-level's prebuild check (it loads its bundled prebuilt binary, linux-x64
+# and linux-arm64 included, at run time without it); and better-sqlite3's, which fetches
+# a prebuilt binary or compiles one. The build stage needs none of them (tsc reads types
+# only); the prod-deps stage compiles better-sqlite3 itself, below. The dev tree adds
+# esbuild's binary shortcut, which tsc does not need. A new dependency that really needs a
+# compile step fails test/unit/dockerfile.test.ts until this is revisited.
 FROM base AS deps
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts
@@ -36,9 +39,22 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
-FROM base AS prod-deps
+# On the target platform: better-sqlite3 is compiled from its bundled SQLite source against
+# the image's own Node headers (npm_config_nodedir), so the build downloads no binary and
+# no headers and works the same for linux/amd64 and linux/arm64. The compilers stay here.
+FROM node:${NODE_MAJOR}-bookworm-slim AS prod-deps
+WORKDIR /app
+ENV npm_config_update_notifier=false \
+    npm_config_fund=false \
+    npm_config_audit=false \
+    npm_config_nodedir=/usr/local
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts \
+ && npm rebuild better-sqlite3 --build-from-source \
+ && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"
 
 FROM node:${NODE_MAJOR}-bookworm-slim AS runtime
 

@@ -11,7 +11,7 @@ import type { IConstruct } from 'constructs';
  * the prefix, and it holds no admin action (no Delete/Update of tables or buckets, no
  * policies, no ACLs, no `*`). Every statement names its actions one by one.
  *
- * The lists are exactly the calls the adapters in src/storage/aws make;
+ * The lists are exactly the calls the adapters in src/storage/dynamodb and src/storage/s3 make;
  * test/unit/infra.test.ts reads those adapters and fails when the two drift apart, so a
  * new SDK call is granted here deliberately rather than found by AccessDenied in AWS.
  */

@@ -163,10 +163,11 @@ describe('Dockerfile', () => {
   it('skips install scripts only where the lockfile has none that the image needs', () => {
     // `npm ci --ignore-scripts` is safe while the install scripts in the lockfile are
     // these: a telemetry ping and classic-level's prebuild check in production (its bundled
-    // binaries load at run time), and esbuild's binary shortcut in development (used by
-    // tsx, not by `npm run build`). A new one may need a compile step: review the
-    // Dockerfile, then extend these lists.
-    const known = { production: ['@scarf/scarf', 'classic-level'], development: ['esbuild'] };
+    // binaries load at run time), better-sqlite3's (the Dockerfile compiles it itself, see
+    // the next test), and esbuild's binary shortcut in development (used by tsx, not by
+    // `npm run build`). A new one may need a compile step: review the Dockerfile, then
+    // extend these lists.
+    const known = { production: ['@scarf/scarf', 'classic-level', 'better-sqlite3'], development: ['esbuild'] };
     const lock = JSON.parse(read('package-lock.json')) as {
       packages: Record<string, { hasInstallScript?: boolean; dev?: boolean }>;
     };
@@ -180,10 +181,23 @@ describe('Dockerfile', () => {
     }
   });
 
-  it('installs on the build platform only while the production tree is platform-independent', () => {
-    // The prod-deps stage runs on $BUILDPLATFORM and its node_modules ship in an image for
-    // another platform. That is only right while no production package is tied to an OS
-    // or CPU; one that is needs the install moved into the target-platform stage.
+  it('compiles the native SQLite binding for the target platform, and builds the rest on the build platform', () => {
+    // better-sqlite3 is a native addon: the production tree that ships must be installed on
+    // the image's own platform (linux/amd64 or linux/arm64), and its binary compiled there
+    // from source (no download of prebuilt binaries or headers), then loaded once to prove it.
+    const text = read('Dockerfile');
+    const copies = copiesFrom(runtime);
+    const prodDeps = stageNamed(copies.find((c) => c.sources.some((s) => s.includes('node_modules')))!.from!)!;
+    expect(lineage(prodDeps).map((s) => s.name)).not.toContain('base');
+    expect(text).not.toMatch(new RegExp(`^FROM --platform=\\S+ \\S+ AS ${prodDeps.name}$`, 'm'));
+    const prodRuns = runs(prodDeps).join('\n');
+    expect(prodRuns).toMatch(/apt-get install[^&]*\bpython3\b[^&]*\bmake\b[^&]*\bg\+\+/);
+    expect(prodRuns).toMatch(/npm rebuild better-sqlite3 --build-from-source/);
+    expect(prodRuns).toContain("require('better-sqlite3')");
+    expect(envOf(prodDeps).npm_config_nodedir).toBe('/usr/local');
+    // The compilers stay in the prod-deps stage: the runtime stage installs none.
+    expect(runs(runtime).join(' ')).not.toMatch(/\bg\+\+|\bmake\b|python3/);
+    // Every other production package is plain JavaScript or ships binaries for both platforms.
     const lock = JSON.parse(read('package-lock.json')) as {
       packages: Record<string, { dev?: boolean; cpu?: string[]; os?: string[] }>;
     };
@@ -191,7 +205,8 @@ describe('Dockerfile', () => {
       .filter(([, info]) => !info.dev && (info.cpu || info.os))
       .map(([path]) => path);
     expect(tied).toEqual([]);
-    expect(read('Dockerfile')).toMatch(/^FROM --platform=\$BUILDPLATFORM \S+ AS base$/m);
+    // TypeScript is compiled once, on the build machine's platform.
+    expect(text).toMatch(/^FROM --platform=\$BUILDPLATFORM \S+ AS base$/m);
     expect(runtime.from).not.toBe('base');
   });
 });
