@@ -103,11 +103,11 @@ const DOCUMENT_CLIENT_CALLS: Record<string, string> = {
   TransactWrite: 'TransactWriteItems', TransactGet: 'TransactGetItems',
 };
 
-/** IAM actions implied by every `new XCommand(` / `new Upload(` / `paginateX(` in src/storage/aws. */
+/** IAM actions implied by every `new XCommand(` / `new Upload(` / `paginateX(` in the DynamoDB and S3 adapters. */
 function storageActionsCalledBySource(): Set<string> {
-  const dir = new URL('../../src/storage/aws/', import.meta.url);
+  const dirs = ['../../src/storage/dynamodb/', '../../src/storage/s3/'].map((d) => new URL(d, import.meta.url));
   const actions = new Set<string>();
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+  for (const [dir, file] of dirs.flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.ts')).map((f) => [d, f] as const))) {
     const text = readFileSync(new URL(file, dir), 'utf8');
     const moduleOf = new Map<string, string>();
     for (const [, names = '', from = ''] of text.matchAll(/import\s*(?:type\s*)?\{([^}]*)\}\s*from\s*'(@aws-sdk\/[^']+)'/g)) {
@@ -333,8 +333,8 @@ describe('IAM', () => {
     );
     const missing = [...called].filter((a) => !granted.has(a));
     const unused = [...granted].filter((a) => !called.has(a));
-    expect(missing, 'called in src/storage/aws, not granted in infra/lib/task-permissions.ts').toEqual([]);
-    expect(unused, 'granted in infra/lib/task-permissions.ts, never called in src/storage/aws').toEqual([]);
+    expect(missing, 'called in src/storage/dynamodb or s3, not granted in infra/lib/task-permissions.ts').toEqual([]);
+    expect(unused, 'granted in infra/lib/task-permissions.ts, never called in src/storage/dynamodb or s3').toEqual([]);
   });
 
   it('lets only the execution role read the admin token secret', () => {
