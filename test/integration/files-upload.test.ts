@@ -529,7 +529,7 @@ describe('file size limit (INTAKE_MAX_FILE_BYTES=1000)', () => {
   });
 });
 
-describe('embedded mode (dynalite and files on disk)', () => {
+describe('embedded mode (SQLite and files on disk)', () => {
   let t: TestApp;
   let server: Awaited<ReturnType<typeof listen>>;
   beforeAll(async () => {

@@ -1,5 +1,5 @@
-// The app as the openapi contract tests see it: built on real embedded storage (dynalite
-// in-process and the filesystem object store, under a temp dir), and its routes as
+// The app as the openapi contract tests see it: built on real embedded storage (SQLite
+// and the filesystem object store, under a temp dir), and its routes as
 // OpenAPI path templates.
 import fs from 'node:fs/promises';
 import os from 'node:os';

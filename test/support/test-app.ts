@@ -29,7 +29,7 @@ export interface TestApp {
 /**
  * The app in `aws` mode against the emulators started by the global setup (DynamoDB Local
  * and the S3 emulator), with a name prefix of its own so test files never share tables or
- * buckets. `env` overrides any setting. Use `mode: 'embedded'` for dynalite + files.
+ * buckets. `env` overrides any setting. Use `mode: 'embedded'` for SQLite + files.
  */
 export async function createTestApp(
   options: { env?: Record<string, string>; mode?: 'aws' | 'embedded'; logStream?: NodeJS.WritableStream } = {},

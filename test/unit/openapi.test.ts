@@ -1,7 +1,7 @@
 // Keeps openapi.yaml and the service in step: the document is well formed, every route the
 // app serves is in it and every operation in it is served, and real answers (status, error
 // code, body shape) are the ones the document promises. The app runs on embedded storage
-// (dynalite in-process, files under a temp dir), so no emulator or network is needed.
+// (SQLite, files under a temp dir), so no emulator or network is needed.
 import request, { type Response } from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { errors, type AppError } from '../../src/errors.js';
