@@ -106,6 +106,20 @@ export class SqliteControlStore extends SqliteJobStore implements ControlStore {
     });
   }
 
+  /**
+   * Stores a claim as another store kept it: under the key's SHA-256 digest (the key
+   * itself is never stored), with its expiry in epoch ms. For copying data between stores.
+   */
+  async importIdempotencyClaim(projectId: string, keyHash: string, claim: IdempotencyClaim, expiresAt: number): Promise<void> {
+    this.database.guard(() =>
+      this.database.db
+        .prepare(
+          'INSERT INTO idempotency_claims (project_id, key_hash, doc, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+        )
+        .run(projectId, keyHash, JSON.stringify(claim), expiresAt),
+    );
+  }
+
   async ping(): Promise<void> {
     this.database.guard(() => this.database.db.prepare('SELECT 1').get());
   }
