@@ -4,6 +4,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
+import { baselineFigures } from './figures/baseline.js';
 import { awsIngestFigures, ingestFigures, keptDataset, scalingFigures } from './figures/ingest.js';
 import { pushFigures } from './figures/push.js';
 import { readFigures } from './figures/read.js';
@@ -29,6 +30,7 @@ const groups: [string, () => Promise<void>][] = [
   ['push', () => pushFigures(options, results)],
   ['read', () => readFigures(options, results)],
   ['aws', () => withEmulators((aws) => awsIngestFigures(options, results, aws))],
+  ['baseline', () => baselineFigures(options, results)],
 ];
 
 let failed = false;

@@ -1,15 +1,16 @@
-// Figure 2 (file ingest) and figure 5 (scaling): rows/s from the upload accepted to the
-// job succeeded, vs the ceiling min(the parser alone over the same file, BatchWriteItem
-// of the same records alone into the same engine at the same concurrency).
+// Figure 2 (file ingest), figure 5 (scaling) and the disk figure: rows/s from the upload
+// accepted to the job succeeded, vs the ceiling min(the parser alone over the same file,
+// the same records written alone into the same engine: SqliteRecordStore.putRecords in
+// embedded mode, BatchWriteItem into DynamoDB Local in aws mode); and the embedded
+// database's size after the largest CSV, vs the same records as NDJSON.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { runCeiling } from '../lib/children.js';
-import { customerFile, type BenchFormat } from '../lib/customers.js';
-import type { EngineTarget } from '../lib/engine.js';
+import { customerFile, customerJson, type BenchFormat } from '../lib/customers.js';
 import { IntakeServer, jobMs, type Project } from '../lib/intake.js';
 import type { BenchOptions } from '../lib/options.js';
 import type { Results } from '../lib/results.js';
-import { fmt, median } from '../lib/stats.js';
+import { fmt, median, MiB } from '../lib/stats.js';
 
 export interface AwsTarget {
   dynamodbEndpoint: string;
@@ -26,8 +27,12 @@ export interface IngestRun extends Record<string, number> {
   peakAnonMiB: number;
   parseRowsPerSecond: number;
   writeRowsPerSecond: number;
+  /** Records per write in the write ceiling: the SQLite store's writeBatchSize, or 25 per BatchWriteItem. */
+  writeBatchSize: number;
   ceilingRowsPerSecond: number;
   ratio: number;
+  dbBytes: number;
+  walBytes: number;
 }
 
 /** A data directory holding an ingested file, kept for the read figures. */
@@ -46,14 +51,37 @@ export function keptDataset(): KeptDataset | undefined {
 
 let sequence = 0;
 
-/** One timed ingest on a fresh server: upload, then wait for the job. */
-async function intakeIngest(
+export interface IntakeIngest {
+  seconds: number;
+  peakRssMiB: number;
+  peakAnonMiB: number;
+  /** The embedded database once the job has finished, the server still running: intake.db and intake.db-wal. */
+  dbBytes: number;
+  walBytes: number;
+  dataDir: string;
+  project: Project;
+}
+
+async function fileBytes(file: string): Promise<number> {
+  try {
+    return (await fs.stat(file)).size;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * One timed ingest on a fresh server: upload, then wait for the job. `root` runs another
+ * checkout's server (the baseline release) on the same kind of fresh data directory.
+ */
+export async function intakeIngest(
   options: BenchOptions,
   file: string,
   rows: number,
   aws: AwsTarget | undefined,
   keep: boolean,
-): Promise<{ seconds: number; peakRssMiB: number; peakAnonMiB: number; dataDir: string; project: Project }> {
+  root?: string,
+): Promise<IntakeIngest> {
   const n = ++sequence;
   const dataDir = path.join(options.dataDir, `ingest-${n}`);
   const env: Record<string, string> = aws
@@ -68,7 +96,7 @@ async function intakeIngest(
         AWS_SECRET_ACCESS_KEY: aws.credentials.secretAccessKey,
       }
     : {};
-  const server = await IntakeServer.start({ dataDir, env, nodeArgs: options.serverNodeArgs });
+  const server = await IntakeServer.start({ dataDir, env, nodeArgs: options.serverNodeArgs, root });
   try {
     const project = await server.createProject(`bench-${n}`);
     const size = (await fs.stat(file)).size;
@@ -80,10 +108,40 @@ async function intakeIngest(
     if (job.status !== 'succeeded' || job.recordsWritten !== rows) {
       throw new Error(`ingest of ${path.basename(file)} ended ${job.status} with ${job.recordsWritten}/${rows} records: ${JSON.stringify(job).slice(0, 600)}`);
     }
-    return { seconds: jobMs(job) / 1000, peakRssMiB, peakAnonMiB: peak.anonPeak(), dataDir, project };
+    // Measured before the server stops: closing the database checkpoints and removes the
+    // WAL, and a running service's footprint includes it.
+    const db = path.join(dataDir, 'intake.db');
+    const [dbBytes, walBytes] = await Promise.all([fileBytes(db), fileBytes(`${db}-wal`)]);
+    return { seconds: jobMs(job) / 1000, peakRssMiB, peakAnonMiB: peak.anonPeak(), dbBytes, walBytes, dataDir, project };
   } finally {
     await server.stop();
     if (!keep) await fs.rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The same records written alone into the same engine, in a child process: a fresh
+ * SQLite database in the bench's data directory (the same disk as the server's), or a
+ * fresh table in the same DynamoDB Local.
+ */
+async function writeCeiling(
+  options: BenchOptions,
+  format: BenchFormat,
+  rows: number,
+  aws: AwsTarget | undefined,
+): Promise<{ rowsPerSecond: number; batchSize?: number }> {
+  const n = ++sequence;
+  const table = `ceiling-${process.pid}-${n}`;
+  if (aws) {
+    const target = { endpoint: aws.dynamodbEndpoint, region: aws.region, credentials: aws.credentials };
+    return runCeiling('dynamodb-write.ts', { target, table, format, rows, concurrency: options.writeConcurrency });
+  }
+  const dir = path.join(options.dataDir, `ceiling-${n}`);
+  try {
+    await fs.rm(dir, { recursive: true, force: true });
+    return await runCeiling('sqlite-write.ts', { mode: 'file', file: path.join(dir, 'intake.db'), table, format, rows });
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -110,18 +168,7 @@ export async function measureIngest(
     }
     const parse = await runCeiling<{ rowsPerSecond: number; rows: number }>('parse-only.ts', { file, format });
     if (parse.rows !== rows) throw new Error(`parse ceiling counted ${parse.rows} rows, expected ${rows}`);
-    const target: EngineTarget = aws
-      ? { kind: 'aws', endpoint: aws.dynamodbEndpoint, region: aws.region, credentials: aws.credentials }
-      : { kind: 'embedded', dir: path.join(options.dataDir, `ceiling-${++sequence}`) };
-    const write = await runCeiling<{ rowsPerSecond: number }>('direct-write.ts', {
-      mode: 'file',
-      target,
-      table: `ceiling-${process.pid}-${sequence}`,
-      format,
-      rows,
-      concurrency: options.writeConcurrency,
-    });
-    if (target.kind === 'embedded') await fs.rm(target.dir, { recursive: true, force: true });
+    const write = await writeCeiling(options, format, rows, aws);
     const intakeRowsPerSecond = rows / intake.seconds;
     const ceiling = Math.min(parse.rowsPerSecond, write.rowsPerSecond);
     out.push({
@@ -132,8 +179,11 @@ export async function measureIngest(
       peakAnonMiB: intake.peakAnonMiB,
       parseRowsPerSecond: parse.rowsPerSecond,
       writeRowsPerSecond: write.rowsPerSecond,
+      writeBatchSize: write.batchSize ?? 25,
       ceilingRowsPerSecond: ceiling,
       ratio: intakeRowsPerSecond / ceiling,
+      dbBytes: intake.dbBytes,
+      walBytes: intake.walBytes,
     });
   }
   measured.set(memoKey, out);
@@ -145,20 +195,21 @@ function medians(runs: IngestRun[]): Record<string, number> {
   return Object.fromEntries(keys.map((k) => [k, median(runs.map((r) => r[k]!))]));
 }
 
-function rowsLabel(rows: number): string {
+export function rowsLabel(rows: number): string {
   return rows >= 1_000_000 ? `${rows / 1_000_000}m` : `${rows / 1000}k`;
 }
 
-export function reportIngest(results: Results, name: string, format: BenchFormat, runs: IngestRun[], target: number): void {
+export function reportIngest(results: Results, name: string, format: BenchFormat, runs: IngestRun[], target: number, aws = false): void {
   const m = medians(runs);
   const parser = format === 'csv' ? 'csv-parse' : format === 'ndjson' ? 'JSON.parse per line' : 'fast-xml-parser';
+  const writer = aws ? 'BatchWriteItem of 25' : `SQLite putRecords of ${fmt(m.writeBatchSize!)}`;
   results.add({
     name,
     value: m.ratio!,
     unit: 'ratio',
     detail:
       `${rowsLabel(m.rows!)} rows: intake ${fmt(m.intakeRowsPerSecond!)} rows/s, ceiling ${fmt(m.ceilingRowsPerSecond!)} rows/s ` +
-      `(${parser} alone ${fmt(m.parseRowsPerSecond!)}, BatchWriteItem alone ${fmt(m.writeRowsPerSecond!)}); peak RSS ${fmt(m.peakRssMiB!)} MiB (anonymous ${fmt(m.peakAnonMiB!)} MiB)`,
+      `(${parser} alone ${fmt(m.parseRowsPerSecond!)}, ${writer} alone ${fmt(m.writeRowsPerSecond!)}); peak RSS ${fmt(m.peakRssMiB!)} MiB (anonymous ${fmt(m.peakAnonMiB!)} MiB)`,
     target: `>= ${target}`,
     pass: m.ratio! >= target,
     runs,
@@ -171,12 +222,14 @@ export async function ingestFigures(options: BenchOptions, results: Results): Pr
     const runs = rows >= 1_000_000 ? options.largeRuns : options.runs;
     reportIngest(results, `ingest_csv_${rowsLabel(rows)}_ratio`, 'csv', await measureIngest(options, 'csv', rows, runs), 0.6);
   }
+  const largest = Math.max(...options.ingestSizes);
+  reportDisk(results, await measureIngest(options, 'csv', largest, largest >= 1_000_000 ? options.largeRuns : options.runs));
   reportIngest(results, `ingest_ndjson_${rowsLabel(options.formatRows)}_ratio`, 'ndjson', await measureIngest(options, 'ndjson', options.formatRows, options.runs), 0.6);
   reportIngest(results, `ingest_xml_${rowsLabel(options.formatRows)}_ratio`, 'xml', await measureIngest(options, 'xml', options.formatRows, options.runs), 0.4);
 }
 
 export async function awsIngestFigures(options: BenchOptions, results: Results, aws: AwsTarget): Promise<void> {
-  reportIngest(results, `ingest_csv_${rowsLabel(options.awsRows)}_aws_ratio`, 'csv', await measureIngest(options, 'csv', options.awsRows, options.runs, aws), 0.6);
+  reportIngest(results, `ingest_csv_${rowsLabel(options.awsRows)}_aws_ratio`, 'csv', await measureIngest(options, 'csv', options.awsRows, options.runs, aws), 0.6, true);
 }
 
 /** Figure 5: time grows linearly with rows, memory stays flat. */
@@ -204,8 +257,8 @@ export async function scalingFigures(options: BenchOptions, results: Results): P
     runs: [s, m, l],
     medians: { growth, small: s.intakeSeconds!, mid: m.intakeSeconds!, large: l.intakeSeconds! },
   });
-  // The process's own memory (RssAnon): what the pipeline holds. Total RSS also counts
-  // LevelDB's table files mapped into the process, which grow with the data stored.
+  // The process's own memory (RssAnon): what the pipeline holds, without the file-backed
+  // pages of the code and libraries that total RSS counts too.
   // Flat means not growing with the file: the figure compares 1M rows with 100k rows (10x
   // the rows). The 10k-row job ends within about a second, before the V8 heaps have grown
   // to their working size (their live data is the same ~30 MB at every size; V8 lets
@@ -219,7 +272,7 @@ export async function scalingFigures(options: BenchOptions, results: Results): P
     name: 'scaling_memory_growth',
     value: memGrowth,
     unit: 'x',
-    detail: `peak anonymous RSS at ${rowsLabel(large)} rows over that at ${rowsLabel(mid)} rows (${mems}; total RSS with LevelDB's mapped table files ${totals})`,
+    detail: `peak anonymous RSS at ${rowsLabel(large)} rows over that at ${rowsLabel(mid)} rows (${mems}; total RSS ${totals})`,
     target: '<= 1.25',
     pass: memGrowth <= 1.25,
     runs: [s, m, l],
@@ -232,5 +285,36 @@ export async function scalingFigures(options: BenchOptions, results: Results): P
     detail: `peak anonymous RSS at ${rowsLabel(large)} rows over that at ${rowsLabel(small)} rows, a job of about a second that ends before the heaps reach their working size (${mems})`,
     runs: [s, m, l],
     medians: { growth: fromSmall, small: s.peakAnonMiB!, mid: m.peakAnonMiB!, large: l.peakAnonMiB! },
+  });
+}
+
+/** Bytes of rows 1..N as the NDJSON file of the same customers (one JSON object and a newline per row). */
+function ndjsonBytes(rows: number): number {
+  let bytes = 0;
+  for (let row = 1; row <= rows; row++) bytes += Buffer.byteLength(customerJson(row, 'ndjson')) + 1;
+  return bytes;
+}
+
+/**
+ * The disk figure: what the embedded database takes for the largest CSV (intake.db and its
+ * WAL, with the control data beside the records; the uploaded file under objects/ is not
+ * counted) over the same records as NDJSON, the plainest text form of the data.
+ */
+function reportDisk(results: Results, runs: IngestRun[]): void {
+  const m = medians(runs);
+  const ndjson = ndjsonBytes(m.rows!);
+  const disk = runs.map((r) => (r.dbBytes + r.walBytes) / ndjson);
+  const value = median(disk);
+  results.add({
+    name: 'disk_size_vs_ndjson_ratio',
+    value,
+    unit: 'ratio',
+    detail:
+      `${rowsLabel(m.rows!)} rows from CSV: intake.db ${fmt(m.dbBytes! / MiB)} MiB + WAL ${fmt(m.walBytes! / MiB)} MiB, ` +
+      `the same records as NDJSON ${fmt(ndjson / MiB)} MiB (${fmt((m.dbBytes! + m.walBytes!) / m.rows!)} vs ${fmt(ndjson / m.rows!)} bytes per record)`,
+    target: '<= 2',
+    pass: value <= 2,
+    runs: runs.map((r, i) => ({ dbBytes: r.dbBytes, walBytes: r.walBytes, ndjsonBytes: ndjson, ratio: disk[i]! })),
+    medians: { dbBytes: m.dbBytes!, walBytes: m.walBytes!, ndjsonBytes: ndjson, ratio: value },
   });
 }

@@ -47,10 +47,17 @@ export interface Child {
   stop(graceMs?: number): Promise<void>;
 }
 
-export function spawnChild(args: string[], options: { env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {}): Child {
+export interface SpawnOptions {
+  env?: NodeJS.ProcessEnv;
+  nodeArgs?: string[];
+  /** Where the child runs and resolves `tsx` from: another checkout (the baseline release) has its own. */
+  cwd?: string;
+}
+
+export function spawnChild(args: string[], options: SpawnOptions = {}): Child {
   hookExit();
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', ...args], {
-    cwd: REPO_ROOT,
+    cwd: options.cwd ?? REPO_ROOT,
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...(options.env ?? process.env) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -18,6 +18,8 @@ export interface IntakeOptions {
   env?: Record<string, string>;
   /** Extra node flags for the server, e.g. --cpu-prof (BENCH_SERVER_NODE_ARGS). */
   nodeArgs?: string[];
+  /** The checkout whose server runs: this one, or the baseline release's worktree. */
+  root?: string;
 }
 
 export interface Project {
@@ -75,7 +77,7 @@ export class IntakeServer {
       INTAKE_POLL_INTERVAL_MS: '100',
       ...options.env,
     };
-    const child = spawnChild(['src/main/server.ts'], { env, nodeArgs: options.nodeArgs });
+    const child = spawnChild(['src/main/server.ts'], { env, nodeArgs: options.nodeArgs, cwd: options.root });
     const server = new IntakeServer(child, `http://127.0.0.1:${port}`, port, adminToken);
     const deadline = Date.now() + 60_000;
     for (;;) {

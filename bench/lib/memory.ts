@@ -17,10 +17,9 @@ function statusField(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon'): number 
  * kernel allows it) and, as a cross-check that also works where it does not, VmRSS
  * sampled every 50 ms. The larger of the two is the peak.
  *
- * Also the peak of RssAnon, the process's own memory without file-backed pages: in
- * embedded mode LevelDB maps its table files into the process, and those pages (the
- * database's files in the page cache, reclaimable) grow with the data stored, not with
- * the work in hand.
+ * Also the peak of RssAnon, the process's own memory without file-backed pages (the
+ * code and libraries mapped into it, which are the same at every size): what the work in
+ * hand holds.
  */
 export class PeakRss {
   private sampled = 0;

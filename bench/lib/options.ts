@@ -1,10 +1,13 @@
 // What a bench run measures, from the environment:
 //   BENCH_QUICK=1          small sizes and one run each: a smoke run of a few minutes
-//   BENCH_ONLY=upload,push only these groups (upload, ingest, aws, push, read, scaling)
+//   BENCH_ONLY=upload,push only these groups (upload, ingest, aws, push, read, scaling, baseline)
 //   BENCH_RUNS=3           runs per figure (the median is reported)
 //   BENCH_UPLOAD_RUNS=5    runs of the upload figure (paired runs; single ones swing with disk write-back)
 //   BENCH_SERVER_NODE_ARGS extra node flags for the Intake server, e.g. "--cpu-prof --cpu-prof-dir=bench/.data/prof"
 //   BENCH_INGEST_SIZES=100000  CSV sizes of the ingest group (comma-separated rows)
+//   BENCH_BASELINE_REF=f2c423b  also ingest the same CSV with that commit's server (a git worktree
+//                          under bench/.data/, `npm ci` inside it) and print new rows/s over old
+//   BENCH_BASELINE_ROWS=100000  the baseline's CSV size (default 1M rows, 100k with BENCH_QUICK)
 import path from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { BENCH_DIR } from './children.js';
@@ -27,8 +30,11 @@ export interface BenchOptions {
   readRows: number;
   readSeconds: number;
   readClients: number;
-  /** Intake's default write concurrency per job: every ceiling writes at the same. */
+  /** Intake's default write concurrency per job: the DynamoDB write ceiling keeps as many calls in flight. */
   writeConcurrency: number;
+  /** A commit of an earlier release to ingest the same CSV with (the `baseline` group), if any. */
+  baselineRef: string | undefined;
+  baselineRows: number;
   dataDir: string;
   resultsFile: string;
   serverNodeArgs: string[];
@@ -60,6 +66,8 @@ export function benchOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions
     readSeconds: quick ? 3 : 6,
     readClients: 16,
     writeConcurrency: config.poller.writeConcurrency,
+    baselineRef: env.BENCH_BASELINE_REF || undefined,
+    baselineRows: Number(env.BENCH_BASELINE_ROWS ?? (quick ? 100_000 : 1_000_000)),
     dataDir: path.join(BENCH_DIR, '.data'),
     resultsFile: path.join(BENCH_DIR, '.results', 'latest.json'),
     serverNodeArgs: env.BENCH_SERVER_NODE_ARGS ? env.BENCH_SERVER_NODE_ARGS.split(/\s+/).filter(Boolean) : [],
