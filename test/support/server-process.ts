@@ -210,3 +210,65 @@ function track(child: ChildProcess): void {
     for (const leftover of running) leftover.kill('SIGKILL');
   });
 }
+
+export interface RunToExitOptions {
+  /** Added to (and overriding) a clean environment; `undefined` removes a variable. */
+  env?: Record<string, string | undefined>;
+  /** Executable and arguments; the server from source by default. */
+  command?: readonly string[];
+  /** SIGKILLed after this long (30 s by default), and the promise rejects. */
+  timeoutMs?: number;
+  /** Called with the output so far on every chunk; return true to SIGKILL the process. */
+  killWhen?: (output: string) => boolean;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** stdout and stderr, interleaved. */
+  output: string;
+}
+
+/**
+ * Runs a process that is expected to end on its own (a server that refuses to start, a
+ * command such as `npm run migrate-data`) with the same clean environment as spawnServer.
+ */
+export async function runToExit(options: RunToExitOptions = {}): Promise<RunResult> {
+  const env: Record<string, string> = {
+    ...cleanEnvironment(),
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    INTAKE_LOG_LEVEL: 'info',
+  };
+  for (const [key, value] of Object.entries(options.env ?? {})) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
+  const [file, ...args] = options.command ?? [process.execPath, '--import', 'tsx', 'src/main/server.ts'];
+  const child = spawn(file!, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  track(child);
+  let output = '';
+  const onChunk = (chunk: string) => {
+    output = (output + chunk).slice(-MAX_LOG_CHARS);
+    if (options.killWhen?.(output)) child.kill('SIGKILL');
+  };
+  child.stdout.setEncoding('utf8').on('data', onChunk);
+  child.stderr.setEncoding('utf8').on('data', onChunk);
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, timeoutMs);
+  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('close', (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal }));
+    child.once('error', (error) => {
+      output += `\n[spawn error] ${error.message}\n`;
+      resolve({ code: null, signal: null });
+    });
+  });
+  clearTimeout(timer);
+  if (timedOut) throw new Error(`${[file, ...args].join(' ')} did not exit within ${timeoutMs} ms:\n${output.slice(-4000)}`);
+  return { code, signal, output };
+}
