@@ -117,8 +117,10 @@ describe('the server as npm start runs it', () => {
   });
 
   it('stores every row exactly once when the server is killed with SIGKILL mid-file', async () => {
-    const rows = 60_000;
-    server = await spawnServer({ env: env() });
+    const rows = 200_000;
+    // Checkpoints every 100 ms, so the job shows written rows well before it ends.
+    const crashEnv = { ...env(), INTAKE_JOB_CHECKPOINT_INTERVAL_MS: '100' };
+    server = await spawnServer({ env: crashEnv });
     const token = (await fs.readFile(path.join(dir, 'data', 'admin-token'), 'utf8')).trim();
     const admin = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
     expect((await call(server.baseUrl, 'POST', '/v1/projects', admin, JSON.stringify({ id: 'crash', name: 'Crash' }))).status).toBe(201);
@@ -144,7 +146,7 @@ describe('the server as npm start runs it', () => {
     const killed = await server.stop('SIGKILL');
     expect(killed.signal).toBe('SIGKILL');
 
-    server = await spawnServer({ env: env() });
+    server = await spawnServer({ env: crashEnv });
     const job = await waitForJob(server.baseUrl, 'crash', jobId, key);
     expect(job).toMatchObject({ status: 'succeeded', rowsRead: rows, recordsWritten: rows, rowsRejected: 0 });
     expect(Number(job.attempts)).toBeGreaterThanOrEqual(2);
