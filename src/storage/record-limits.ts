@@ -1,5 +1,5 @@
 import { errors } from '../errors.js';
-import { MAX_ITEM_BYTES, storedRecordSize } from '../domain/records.service.js';
+import { MAX_ITEM_BYTES, storedRecordSize } from '../domain/record-builder.js';
 import type { StoredRecord } from '../domain/model.js';
 
 /**
