@@ -59,6 +59,10 @@ export class SqliteDatabase {
     } catch (error) {
       db.close();
       if (error instanceof StoreOpenError) throw error;
+      // The journal mode is read (a shared lock) before the write lock is tried: another
+      // process holding the file fails the open there already.
+      if (isLockedOut(error)) throw inUseError(file);
+      if (isDamaged(error)) throw corruptError(file, error);
       throw new StoreOpenError(`Cannot open the embedded database ${file}: ${messageOf(error)}`);
     }
     if (!exists) {
@@ -107,12 +111,7 @@ function lockAndCheck(db: Database.Database, file: string): void {
     db.prepare('BEGIN IMMEDIATE').run();
     db.prepare('COMMIT').run();
   } catch (error) {
-    if (codeOf(error) === 'SQLITE_BUSY' || codeOf(error) === 'SQLITE_LOCKED') {
-      throw new StoreOpenError(
-        `The embedded database ${file} is in use by another running Intake process. ` +
-          'Stop that process, or give this one another INTAKE_DATA_DIR.',
-      );
-    }
+    if (isLockedOut(error)) throw inUseError(file);
     throw corruptError(file, error);
   }
   let check: unknown;
@@ -164,6 +163,18 @@ function assertLooksLikeSqlite(file: string): void {
   if (read < header.length || !header.equals(SQLITE_HEADER)) {
     throw corruptError(file, new Error(read === 0 ? 'the file is empty' : 'the file does not start with a SQLite header'));
   }
+}
+
+/** A truncated file can fail already when the journal mode is read, before any check runs. */
+const isDamaged = (error: unknown) => /^SQLITE_(CORRUPT|NOTADB)/.test(codeOf(error) ?? '');
+
+const isLockedOut = (error: unknown) => codeOf(error) === 'SQLITE_BUSY' || codeOf(error) === 'SQLITE_LOCKED';
+
+function inUseError(file: string): StoreOpenError {
+  return new StoreOpenError(
+    `The embedded database ${file} is in use by another running Intake process. ` +
+      'Stop that process, or give this one another INTAKE_DATA_DIR.',
+  );
 }
 
 function corruptError(file: string, cause: unknown): StoreOpenError {
