@@ -29,6 +29,8 @@ export interface IngestRun extends Record<string, number> {
   writeRowsPerSecond: number;
   /** Records per write in the write ceiling: the SQLite store's writeBatchSize, or 25 per BatchWriteItem. */
   writeBatchSize: number;
+  /** The write ceiling with the building of its records counted (the same as writeRowsPerSecond in aws mode, where they are not separable). */
+  writeWithBuildRowsPerSecond: number;
   ceilingRowsPerSecond: number;
   ratio: number;
   dbBytes: number;
@@ -129,7 +131,7 @@ async function writeCeiling(
   format: BenchFormat,
   rows: number,
   aws: AwsTarget | undefined,
-): Promise<{ rowsPerSecond: number; batchSize?: number }> {
+): Promise<{ rowsPerSecond: number; batchSize?: number; wallRowsPerSecond?: number }> {
   const n = ++sequence;
   const table = `ceiling-${process.pid}-${n}`;
   if (aws) {
@@ -180,6 +182,7 @@ export async function measureIngest(
       parseRowsPerSecond: parse.rowsPerSecond,
       writeRowsPerSecond: write.rowsPerSecond,
       writeBatchSize: write.batchSize ?? 25,
+      writeWithBuildRowsPerSecond: write.wallRowsPerSecond ?? write.rowsPerSecond,
       ceilingRowsPerSecond: ceiling,
       ratio: intakeRowsPerSecond / ceiling,
       dbBytes: intake.dbBytes,
@@ -203,13 +206,14 @@ export function reportIngest(results: Results, name: string, format: BenchFormat
   const m = medians(runs);
   const parser = format === 'csv' ? 'csv-parse' : format === 'ndjson' ? 'JSON.parse per line' : 'fast-xml-parser';
   const writer = aws ? 'BatchWriteItem of 25' : `SQLite putRecords of ${fmt(m.writeBatchSize!)}`;
+  const building = aws ? '' : `, ${fmt(m.writeWithBuildRowsPerSecond!)} counting the building of the records`;
   results.add({
     name,
     value: m.ratio!,
     unit: 'ratio',
     detail:
       `${rowsLabel(m.rows!)} rows: intake ${fmt(m.intakeRowsPerSecond!)} rows/s, ceiling ${fmt(m.ceilingRowsPerSecond!)} rows/s ` +
-      `(${parser} alone ${fmt(m.parseRowsPerSecond!)}, ${writer} alone ${fmt(m.writeRowsPerSecond!)}); peak RSS ${fmt(m.peakRssMiB!)} MiB (anonymous ${fmt(m.peakAnonMiB!)} MiB)`,
+      `(${parser} alone ${fmt(m.parseRowsPerSecond!)}, ${writer} alone ${fmt(m.writeRowsPerSecond!)}${building}); peak RSS ${fmt(m.peakRssMiB!)} MiB (anonymous ${fmt(m.peakAnonMiB!)} MiB)`,
     target: `>= ${target}`,
     pass: m.ratio! >= target,
     runs,

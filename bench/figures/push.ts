@@ -41,7 +41,7 @@ export async function pushFigures(options: BenchOptions, results: Results): Prom
       const runs: Record<string, number>[] = [];
       for (let run = 0; run < options.runs; run++) {
         const pushed = await load({ url, method: 'POST', headers, body, connections, duration });
-        const direct = await runCeiling<{ recordsPerSecond: number }>('sqlite-write.ts', {
+        const direct = await runCeiling<{ recordsPerSecond: number; wallRecordsPerSecond: number }>('sqlite-write.ts', {
           mode: 'push',
           file: ceilingFile,
           table: 'ceiling-push',
@@ -53,6 +53,7 @@ export async function pushFigures(options: BenchOptions, results: Results): Prom
           intakeRequestsPerSecond: pushed.requestsPerSecond,
           intakeRecordsPerSecond: intakeRecords,
           ceilingRecordsPerSecond: direct.recordsPerSecond,
+          ceilingWithBuildRecordsPerSecond: direct.wallRecordsPerSecond,
           ratio: intakeRecords / direct.recordsPerSecond,
           p50Ms: pushed.p50Ms,
           p99Ms: pushed.p99Ms,
@@ -72,7 +73,7 @@ export async function pushFigures(options: BenchOptions, results: Results): Prom
         unit: 'ratio',
         detail:
           `${connections} clients, ${perRequest}-record bodies: intake ${fmt(m.intakeRecordsPerSecond!)} records/s ` +
-          `(${fmt(m.intakeRequestsPerSecond!)} req/s, p99 ${fmt(m.p99Ms!)} ms), ceiling ${fmt(m.ceilingRecordsPerSecond!)} records/s (SQLite putRecords of ${perRequest} records alone)`,
+          `(${fmt(m.intakeRequestsPerSecond!)} req/s, p99 ${fmt(m.p99Ms!)} ms), ceiling ${fmt(m.ceilingRecordsPerSecond!)} records/s (SQLite putRecords of ${perRequest} records alone; ${fmt(m.ceilingWithBuildRecordsPerSecond!)} counting the building of the records)`,
         ...(target === undefined ? {} : { target: `>= ${target}`, pass: m.ratio! >= target }),
         runs,
         medians: m,

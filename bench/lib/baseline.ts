@@ -46,7 +46,7 @@ export async function baselineCheckout(ref: string, dataDir: string, note: (text
   if (!existsSync(marker)) {
     const started = Date.now();
     try {
-      // Its own lock file, not this tree's: the old engine needs dynalite and classic-level.
+      // Its own lock file, not this tree's: an earlier release depends on packages this one dropped.
       await run('npm', ['ci', '--no-audit', '--no-fund'], { cwd: dir, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, CI: 'true' } });
     } catch (error) {
       const output = error as { stdout?: string; stderr?: string };
