@@ -2,7 +2,8 @@
 // database on the same disk, with nothing else in the process (no HTTP server, no parsing,
 // no jobs). Only the putRecords calls are timed: each batch's records are built before its
 // call, so the figure is the engine's own rate on exactly those batches. The rate with the
-// building counted (wall time) is reported beside it.
+// building counted (wall time) is reported beside it: in file mode that is mostly the
+// bench's synthetic row generator, which costs about as much as the inserts.
 //
 //   file mode: rows 1..N of a generated file, as the records Intake stores for them, in
 //              batches of the record store's writeBatchSize (what a job fills before it
