@@ -1,5 +1,5 @@
 import { isLosslessNumber, parse, stringify } from 'lossless-json';
-import { errors } from '../errors.js';
+import { AppError, errors } from '../errors.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -95,13 +95,20 @@ export function parsePlainJson(text: string): unknown {
 }
 
 /**
+ * The refusal of a record nested past the limit. Built here rather than in errors.ts so
+ * that every path that checks depth (pushes, files through the parsers) words it alike.
+ */
+export function tooDeepError(limit: number): AppError {
+  return new AppError(400, 'too_deep', `JSON nesting deeper than ${limit} levels (the limit) is not accepted.`);
+}
+
+/**
  * Parses JSON keeping every number exactly as written (big integers, long decimals) and
- * `__proto__`/`constructor` as ordinary data keys. Throws malformed_json.
+ * `__proto__`/`constructor` as ordinary data keys. Throws too_deep (depth counted without
+ * recursion, before any parser sees the text) and malformed_json.
  */
 export function parseJsonExact(text: string, maxDepth: number): unknown {
-  if (jsonDepthExceeds(text, maxDepth)) {
-    throw errors.invalidBody(`JSON nesting deeper than ${maxDepth} levels is not accepted.`);
-  }
+  if (jsonDepthExceeds(text, maxDepth)) throw tooDeepError(maxDepth);
   const plain = parsePlainJson(text);
   if (plain !== undefined) return plain;
   try {

@@ -242,10 +242,10 @@ describe('POST records: refused bodies store nothing', () => {
     await expectRefusedAndNothingStored(() => post(body), 400, 'invalid_body');
   });
 
-  it('refuses an empty body and nesting past the depth limit with 400 invalid_body', async () => {
+  it('refuses an empty body (400 invalid_body) and nesting past the depth limit (400 too_deep)', async () => {
     await expectRefusedAndNothingStored(() => post(''), 400, 'invalid_body');
     const deep = `${'{"a":'.repeat(200)}1${'}'.repeat(200)}`;
-    await expectRefusedAndNothingStored(() => post(deep), 400, 'invalid_body');
+    await expectRefusedAndNothingStored(() => post(deep), 400, 'too_deep');
   });
 
   it.each<[string, string | null]>([

@@ -48,9 +48,9 @@ describe('hostile JSON', () => {
     request(t.app).post('/v1/projects').set(t.admin).set('Content-Type', type).serialize(asBytes).send(body);
 
   it('refuses JSON 100,000 levels deep on the record route before parsing it', async () => {
-    expectError(await push('['.repeat(DEEP) + ']'.repeat(DEEP)), 400, 'invalid_body');
-    expectError(await push('{"a":'.repeat(DEEP) + '1' + '}'.repeat(DEEP)), 400, 'invalid_body');
-    expectError(await push(`[{"ok":1},${'['.repeat(DEEP)}${']'.repeat(DEEP)}]`), 400, 'invalid_body');
+    expectError(await push('['.repeat(DEEP) + ']'.repeat(DEEP)), 400, 'too_deep');
+    expectError(await push('{"a":'.repeat(DEEP) + '1' + '}'.repeat(DEEP)), 400, 'too_deep');
+    expectError(await push(`[{"ok":1},${'['.repeat(DEEP)}${']'.repeat(DEEP)}]`), 400, 'too_deep');
     // NDJSON: the deep line is rejected on its own; the good line is kept.
     const nd = await push(`{"ok":1}\n${'['.repeat(DEEP)}${']'.repeat(DEEP)}\n`, 'application/x-ndjson');
     expect(nd.status).toBe(200);

@@ -70,8 +70,8 @@ describe('parseJsonExact / toJsonText', () => {
   );
 
   it('refuses nesting deeper than the limit before parsing', () => {
-    expect(codeOf(() => parseJsonExact('['.repeat(100_000) + ']'.repeat(100_000), DEPTH))).toBe('invalid_body');
-    expect(codeOf(() => parseJsonExact('{"a":'.repeat(65) + '1' + '}'.repeat(65), DEPTH))).toBe('invalid_body');
+    expect(codeOf(() => parseJsonExact('['.repeat(100_000) + ']'.repeat(100_000), DEPTH))).toBe('too_deep');
+    expect(codeOf(() => parseJsonExact('{"a":'.repeat(65) + '1' + '}'.repeat(65), DEPTH))).toBe('too_deep');
     expect(roundTrip('{"a":'.repeat(64) + '1' + '}'.repeat(64))).toBe('{"a":'.repeat(64) + '1' + '}'.repeat(64));
   });
 

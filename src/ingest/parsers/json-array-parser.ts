@@ -1,4 +1,5 @@
 import { isJsonWhitespace } from './detect-format.js';
+import { DEFAULT_MAX_RECORD_DEPTH, tooDeepRow } from './depth-guard.js';
 import { ElementBuffer } from './element-buffer.js';
 import { jsonBytesToRow } from './json-record.js';
 import type { TextState } from './text-encoding.js';
@@ -6,6 +7,8 @@ import { FileRejectedError, type ParsedRow } from './types.js';
 
 export interface JsonRowOptions {
   maxRecordBytes: number;
+  /** Nesting allowed in one element; a deeper element is rejected alone (too_deep). */
+  maxDepth?: number;
   text: TextState;
 }
 
@@ -55,12 +58,18 @@ class JsonElementSplitter {
   private offset = 0;
   elementCount = 0;
 
-  constructor(limit: number) {
+  constructor(
+    limit: number,
+    private readonly maxDepth: number,
+  ) {
     this.element = new ElementBuffer(limit, () => `element ${this.elementCount + 1}`);
   }
 
-  /** Feeds a chunk; complete elements are appended to `out`. Throws on structural errors. */
-  push(chunk: Buffer, out: Buffer[]): void {
+  /**
+   * Feeds a chunk; complete elements are appended to `out`, `null` standing for an element
+   * nested past maxDepth (its bytes were not kept). Throws on structural errors.
+   */
+  push(chunk: Buffer, out: Array<Buffer | null>): void {
     let start = this.mode === Mode.InValue ? 0 : -1;
     const length = chunk.length;
     for (let i = 0; i < length; i++) {
@@ -126,7 +135,7 @@ class JsonElementSplitter {
   }
 
   /** Throws unless the document is complete. */
-  end(out: Buffer[]): void {
+  end(out: Array<Buffer | null>): void {
     if (this.mode === Mode.InValue && this.scalar && !this.inString) {
       this.finishElement(Buffer.alloc(0), 0, 0, out);
     }
@@ -169,10 +178,13 @@ class JsonElementSplitter {
   private open(c: number): void {
     if (this.closers.length < MAX_TRACKED_DEPTH) this.closers.push(c === OPEN_BRACE ? CLOSE_BRACE : CLOSE_BRACKET);
     else this.deepLevels++;
+    if (this.closers.length + this.deepLevels > this.maxDepth && !this.element.dropped) this.element.drop();
   }
 
-  private finishElement(chunk: Buffer, start: number, end: number, out: Buffer[]): void {
-    out.push(this.element.finish(chunk.subarray(start, end)));
+  private finishElement(chunk: Buffer, start: number, end: number, out: Array<Buffer | null>): void {
+    const tooDeep = this.element.dropped;
+    const bytes = this.element.finish(chunk.subarray(start, end));
+    out.push(tooDeep ? null : bytes);
     this.elementCount++;
     this.mode = this.single ? Mode.AfterDocument : Mode.ExpectCommaOrEnd;
   }
@@ -188,14 +200,15 @@ class JsonElementSplitter {
  * structural error fails the file after the elements before it are yielded.
  */
 export async function* parseJsonRows(chunks: AsyncIterable<Buffer>, opts: JsonRowOptions): AsyncGenerator<ParsedRow> {
-  const splitter = new JsonElementSplitter(opts.maxRecordBytes);
-  const elements: Buffer[] = [];
+  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_RECORD_DEPTH;
+  const splitter = new JsonElementSplitter(opts.maxRecordBytes, maxDepth);
+  const elements: Array<Buffer | null> = [];
   let row = 0;
   let failure: unknown;
   const drain = function* (): Generator<ParsedRow> {
     for (const bytes of elements) {
       row++;
-      yield jsonBytesToRow(row, bytes, opts.text, `element ${row}`);
+      yield bytes === null ? tooDeepRow(row, `element ${row}`, maxDepth) : jsonBytesToRow(row, bytes, opts.text, `element ${row}`);
     }
     elements.length = 0;
   };

@@ -97,7 +97,7 @@ export async function openRecordFile(input: Readable, opts: OpenOptions): Promis
     notices.push(sample.choice.notice);
     const text: TextState = { invalidUtf8Seen: false };
     const chunks = toUtf8Chunks(source.chunks(), sample.choice, text, notices);
-    const limits = { maxRecordBytes: opts.maxRecordBytes, text };
+    const limits = { maxRecordBytes: opts.maxRecordBytes, maxDepth: opts.maxDepth, text };
     switch (format) {
       case 'csv':
       case 'tsv': {

@@ -19,7 +19,8 @@ export type RowRejectionCode =
   | 'invalid_json'
   | 'not_an_object'
   | 'invalid_xml'
-  | 'invalid_encoding';
+  | 'invalid_encoding'
+  | 'too_deep';
 
 /** Codes of whole-file failures. */
 export type FileRejectionCode =
@@ -41,6 +42,11 @@ export interface OpenOptions {
   maxDecompressedBytes: number;
   /** A single record/line/element larger than this fails the file; memory stays flat. */
   maxRecordBytes: number;
+  /**
+   * Nesting allowed in one record (JSON brackets, XML elements); a deeper record is a row
+   * rejection, too_deep. Defaults to DEFAULT_MAX_RECORD_DEPTH.
+   */
+  maxDepth?: number;
   signal?: AbortSignal;
 }
 

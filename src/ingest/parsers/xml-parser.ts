@@ -1,11 +1,14 @@
 import { isUtf8 } from 'node:buffer';
 import { XMLParser, type X2jOptions } from 'fast-xml-parser';
+import { DEFAULT_MAX_RECORD_DEPTH, tooDeepRow } from './depth-guard.js';
 import type { TextState } from './text-encoding.js';
 import type { ParsedRow } from './types.js';
 import { XmlElementScanner, type XmlElementChunk } from './xml-scanner.js';
 
 export interface XmlRowOptions {
   maxRecordBytes: number;
+  /** Element nesting allowed in one record; a deeper record is rejected alone (too_deep). */
+  maxDepth?: number;
   text: TextState;
   notices: string[];
 }
@@ -123,8 +126,9 @@ function toJsonText(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
-function elementToRow(row: number, element: XmlElementChunk, parser: XMLParser, text: TextState): ParsedRow {
+function elementToRow(row: number, element: XmlElementChunk, parser: XMLParser, text: TextState, maxDepth: number): ParsedRow {
   const where = `element ${row} <${element.name}>`;
+  if (element.tooDeep === true) return tooDeepRow(row, where, maxDepth);
   if (text.invalidUtf8Seen && !isUtf8(element.bytes)) {
     return { row, ok: false, code: 'invalid_encoding', message: `${where} holds bytes that are not valid UTF-8` };
   }
@@ -150,7 +154,8 @@ function elementToRow(row: number, element: XmlElementChunk, parser: XMLParser, 
  * repeated children as arrays). Record by record, so memory stays flat.
  */
 export async function* parseXmlRows(chunks: AsyncIterable<Buffer>, opts: XmlRowOptions): AsyncGenerator<ParsedRow> {
-  const scanner = new XmlElementScanner(opts.maxRecordBytes);
+  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_RECORD_DEPTH;
+  const scanner = new XmlElementScanner(opts.maxRecordBytes, maxDepth);
   const parser = new XMLParser(XML_OPTIONS);
   const elements: XmlElementChunk[] = [];
   const names = new Set<string>();
@@ -166,7 +171,7 @@ export async function* parseXmlRows(chunks: AsyncIterable<Buffer>, opts: XmlRowO
           opts.notices.push(`the root element holds different child elements (${[...names].map((n) => `<${n}>`).join(', ')}...): each one is a record`);
         }
       }
-      yield elementToRow(row, element, parser, opts.text);
+      yield elementToRow(row, element, parser, opts.text, maxDepth);
     }
     elements.length = 0;
     if (scanner.strayText && !strayTextNoted) {

@@ -35,6 +35,8 @@ function isXmlSpace(c: number): boolean {
 export interface XmlElementChunk {
   name: string;
   bytes: Buffer;
+  /** Elements nested past the limit inside it: its bytes were not kept (`bytes` is empty). */
+  tooDeep?: boolean;
 }
 
 /**
@@ -72,7 +74,11 @@ export class XmlElementScanner {
   /** Set once text sits directly inside the root, between elements; it is ignored. */
   strayText = false;
 
-  constructor(limit: number) {
+  /** `maxDepth`: element nesting allowed in a record, the record's own element being level 1. */
+  constructor(
+    limit: number,
+    private readonly maxDepth: number,
+  ) {
     this.element = new ElementBuffer(limit, () => `element ${this.elementCount + 1}`);
   }
 
@@ -218,6 +224,7 @@ export class XmlElementScanner {
     } else if (!selfClosing) {
       if (this.stack.length < MAX_TRACKED_DEPTH) this.stack.push(this.name);
       else this.deepLevels++;
+      if (this.stack.length + this.deepLevels > this.maxDepth && !this.element.dropped) this.element.drop();
     }
   }
 
@@ -259,9 +266,10 @@ export class XmlElementScanner {
   }
 
   private finishElement(chunk: Buffer, end: number, name: string, out: XmlElementChunk[], endOffset?: number): void {
+    const tooDeep = this.element.dropped;
     let bytes = this.element.finish(chunk.subarray(this.captureStart, end));
-    if (endOffset !== undefined) bytes = bytes.subarray(0, endOffset - this.captureOffset);
-    out.push({ name, bytes });
+    if (endOffset !== undefined && !tooDeep) bytes = bytes.subarray(0, endOffset - this.captureOffset);
+    out.push(tooDeep ? { name, bytes, tooDeep } : { name, bytes });
     this.elementCount++;
     this.cancelCapture();
     this.stack = [];
