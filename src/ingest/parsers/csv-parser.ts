@@ -51,6 +51,10 @@ class CsvFeeder {
       relax_column_count: true,
       // A stray quote inside an unquoted cell (5'11", Bob "the" Builder) is kept as text.
       relax_quotes: true,
+      // The row's text as written, to tell a cell that csv-parse relaxed (a quoted cell with
+      // unescaped inner quotes, which it keeps with its enclosing quotes) from one whose
+      // value really starts with a quote: see readMalformedQuotes.
+      raw: true,
       // Bounds the one growing buffer: a 2 GiB line fails here with flat memory.
       max_record_size: limit,
       // Stream options passed through to the Transform: all records of a chunk
@@ -104,8 +108,8 @@ class CsvFeeder {
     });
   }
 
-  read(): string[] | null {
-    return this.parser.read() as string[] | null;
+  read(): CsvRecord | null {
+    return this.parser.read() as CsvRecord | null;
   }
 
   destroy(): void {
@@ -121,6 +125,35 @@ class CsvFeeder {
     return true;
   }
 }
+
+/** A record as csv-parse gives it with `raw`: the cells and the text they came from. */
+interface CsvRecord {
+  record: string[];
+  raw: string;
+}
+
+/**
+ * Reads the cells of a quoted cell with unescaped inner quotes (`"He said "clean it" today"`)
+ * as spreadsheet tools do: enclosing quotes removed, inner quotes kept. csv-parse (relaxed)
+ * keeps such a cell as written, enclosing quotes included. Only a cell that starts with a
+ * quote can be one: a cell whose value truly starts with a quote was written escaped
+ * (`"""x"""`), and that escaped form is then in the row's text, while a relaxed one's is
+ * not. Returns whether a cell was changed, for the job's notice.
+ */
+function readMalformedQuotes(cells: string[], raw: string): boolean {
+  let changed = false;
+  for (let i = 0; i < cells.length; i++) {
+    const cell = cells[i]!;
+    if (cell.charCodeAt(0) !== 0x22 || cell.length < 2 || cell.charCodeAt(cell.length - 1) !== 0x22) continue;
+    if (raw.includes('"' + cell.replaceAll('"', '""') + '"')) continue;
+    cells[i] = cell.slice(1, -1);
+    changed = true;
+  }
+  return changed;
+}
+
+/** Row numbers named in a notice; past this many, the rest are counted. */
+const MAX_NOTICE_ROWS = 20;
 
 function failureToFileError(failure: unknown, where: string, limit: number): unknown {
   if (!(failure instanceof CsvError)) return failure;
@@ -172,8 +205,25 @@ class CsvRows implements AsyncIterableIterator<ParsedRow> {
     private readonly chunks: AsyncGenerator<Buffer>,
     names: readonly string[],
     private readonly text: TextState,
+    private readonly notices: string[],
   ) {
     this.keys = buildKeyPrefixes(names);
+  }
+
+  private readonly malformedQuoteRows: number[] = [];
+  private malformedQuoteCount = 0;
+  private malformedQuoteNotice = -1;
+
+  /** One notice for the file, rewritten as rows are found, so it names every row up to a bound. */
+  private noteMalformedQuotes(row: number): void {
+    this.malformedQuoteCount++;
+    if (this.malformedQuoteRows.length < MAX_NOTICE_ROWS) this.malformedQuoteRows.push(row);
+    const more = this.malformedQuoteCount - this.malformedQuoteRows.length;
+    const notice =
+      `${this.malformedQuoteCount === 1 ? 'row' : 'rows'} ${this.malformedQuoteRows.join(', ')}${more > 0 ? ` and ${more} more` : ''}: a quoted cell holds unescaped quotes ` +
+      '(such as "He said "clean it" today"); it was read as spreadsheet tools read it, enclosing quotes removed and inner quotes kept';
+    if (this.malformedQuoteNotice === -1) this.malformedQuoteNotice = this.notices.push(notice) - 1;
+    else this.notices[this.malformedQuoteNotice] = notice;
   }
 
   [Symbol.asyncIterator](): this {
@@ -224,8 +274,9 @@ class CsvRows implements AsyncIterableIterator<ParsedRow> {
   private drain(): void {
     const { keys, batch, text } = this;
     const width = keys.length;
-    let cells: string[] | null;
-    while ((cells = this.feeder.read()) !== null) {
+    let next: CsvRecord | null;
+    while ((next = this.feeder.read()) !== null) {
+      const cells = next.record;
       const row = ++this.row;
       if (cells.length !== width) {
         batch.push({
@@ -236,6 +287,7 @@ class CsvRows implements AsyncIterableIterator<ParsedRow> {
         });
         continue;
       }
+      if (readMalformedQuotes(cells, next.raw)) this.noteMalformedQuotes(row);
       const data = cellsToJson(keys, cells);
       // U+FFFD only comes from invalid bytes once the file is known to hold some.
       if (text.invalidUtf8Seen && data.includes('\uFFFD')) {
@@ -278,7 +330,7 @@ class CsvRows implements AsyncIterableIterator<ParsedRow> {
  */
 export async function openCsvRows(chunks: AsyncGenerator<Buffer>, opts: CsvRowOptions): Promise<AsyncIterableIterator<ParsedRow>> {
   const feeder = new CsvFeeder(opts.delimiter, opts.maxRecordBytes);
-  let header: string[] | null = null;
+  let header: CsvRecord | null = null;
   try {
     while ((header = feeder.read()) === null && feeder.failure === undefined) {
       if (!(await feeder.feed(chunks))) break;
@@ -296,6 +348,6 @@ export async function openCsvRows(chunks: AsyncGenerator<Buffer>, opts: CsvRowOp
     await chunks.return(undefined);
     throw err;
   }
-  const names = normalizeHeaders(header ?? [''], opts.notices);
-  return new CsvRows(feeder, chunks, names, opts.text);
+  const names = normalizeHeaders(header?.record ?? [''], opts.notices);
+  return new CsvRows(feeder, chunks, names, opts.text, opts.notices);
 }
