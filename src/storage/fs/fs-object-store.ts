@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { addAbortSignal, type Readable } from 'node:stream';
+import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
 import { errors } from '../../errors.js';
 import { assertSafeKey } from '../object-keys.js';
 import type { ObjectInfo, ObjectStore, PutObjectOptions } from '../ports.js';
@@ -12,6 +13,18 @@ const PAGE_SIZE = 1000;
 /** Work files live beside the objects but never show in listings. */
 const TMP_DIR = '.tmp';
 const META_DIR = '.meta';
+
+/**
+ * File system failures that say "the disk cannot take this now" (full, over quota, out of
+ * descriptors, failing): the same 503 storage_unavailable as an S3 outage, so an upload is
+ * refused with Retry-After and a job is released for a later retry instead of failing.
+ */
+const UNAVAILABLE_CODES = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EMFILE', 'ENFILE', 'EAGAIN', 'EBUSY']);
+
+function toObjectStoreError(error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  return code !== undefined && UNAVAILABLE_CODES.has(code) ? errors.storageUnavailable(error) : error;
+}
 
 interface Sidecar {
   contentType?: string;
@@ -41,18 +54,24 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async ensureBucket(bucket: string): Promise<void> {
-    await fs.mkdir(this.bucketDir(bucket), { recursive: true });
+    await fs.mkdir(this.bucketDir(bucket), { recursive: true }).catch((error: unknown) => {
+      throw toObjectStoreError(error);
+    });
   }
 
   async putStream(bucket: string, key: string, body: Readable, options: PutObjectOptions = {}): Promise<void> {
     const target = this.objectPath(bucket, key);
     const tmpDir = path.join(this.bucketDir(bucket), TMP_DIR);
-    await fs.mkdir(tmpDir, { recursive: true });
+    await fs.mkdir(tmpDir, { recursive: true }).catch((error: unknown) => {
+      throw toObjectStoreError(error);
+    });
     const tmp = path.join(tmpDir, randomUUID());
+    const meta = this.metaPath(bucket, key);
+    let sidecarWritten = false;
     try {
       // 1 MiB of buffer (not 16 KiB) lets socket reads go on while a disk write is running.
       const out = createWriteStream(tmp, { flags: 'wx', highWaterMark: 1 << 20 });
-      await pipeline(body, out, { signal: options.signal });
+      await writeBody(body, out, options.signal);
       const handle = await fs.open(tmp, 'r+');
       try {
         await handle.sync();
@@ -61,15 +80,16 @@ export class FsObjectStore implements ObjectStore {
       }
       if (options.contentType !== undefined || options.metadata !== undefined) {
         const sidecar: Sidecar = { contentType: options.contentType, metadata: options.metadata };
-        const meta = this.metaPath(bucket, key);
         await fs.mkdir(path.dirname(meta), { recursive: true });
+        sidecarWritten = true;
         await fs.writeFile(meta, JSON.stringify(sidecar));
       }
       await fs.mkdir(path.dirname(target), { recursive: true });
       await fs.rename(tmp, target);
     } catch (error) {
       await fs.rm(tmp, { force: true });
-      throw error;
+      if (sidecarWritten) await fs.rm(meta, { force: true });
+      throw toObjectStoreError(error);
     }
   }
 
@@ -116,6 +136,14 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async move(bucket: string, fromKey: string, toKey: string): Promise<void> {
+    try {
+      await this.moveFile(bucket, fromKey, toKey);
+    } catch (error) {
+      throw toObjectStoreError(error);
+    }
+  }
+
+  private async moveFile(bucket: string, fromKey: string, toKey: string): Promise<void> {
     const from = this.objectPath(bucket, fromKey);
     const to = this.objectPath(bucket, toKey);
     await fs.mkdir(path.dirname(to), { recursive: true });
@@ -154,6 +182,39 @@ export class FsObjectStore implements ObjectStore {
       return {};
     }
   }
+}
+
+/**
+ * Copies `body` into `out` and ends it, as `pipeline` would, except for what a failed write
+ * does to `body`: pipeline destroys it with the raw errno error, which reaches the caller
+ * first through the body's other end (an upload's request stream, torn down, looks like a
+ * client abort). Here `body` is destroyed with the error this store throws (a full disk:
+ * 503 storage_unavailable), so every side of the caller sees the same failure.
+ */
+async function writeBody(body: Readable, out: WriteStream, signal?: AbortSignal): Promise<void> {
+  let writeError: unknown;
+  const onError = (error: unknown) => {
+    writeError ??= error;
+  };
+  out.on('error', onError);
+  // An abort ends the wait for the body's next chunk too, as pipeline's signal does.
+  if (signal) addAbortSignal(signal, body);
+  try {
+    for await (const chunk of body.iterator({ destroyOnReturn: false })) {
+      signal?.throwIfAborted();
+      if (writeError !== undefined) throw writeError;
+      if (!out.write(chunk)) await once(out, 'drain', { signal });
+    }
+    if (writeError !== undefined) throw writeError;
+    out.end();
+    await finished(out, { signal });
+  } catch (error) {
+    const failure = toObjectStoreError(writeError ?? error);
+    out.destroy();
+    body.destroy(failure instanceof Error ? failure : undefined);
+    throw failure;
+  }
+  // The listener stays: a destroyed stream may still report its failed write.
 }
 
 async function walk(base: string, relDir: string, out: string[]): Promise<void> {
