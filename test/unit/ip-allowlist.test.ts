@@ -86,3 +86,14 @@ describe('addressAllowed', () => {
     expect(addressAllowed('10.0.0.1', ['garbage', '10.0.0.0/8'])).toBe(true);
   });
 });
+
+describe('strict client addresses (hardening)', () => {
+  it.each(['012.001.002.003', '167838211', '0xa.1.2.3', '::127.0.0.21', '1.2.3.04', 'fe80::1%eth0'])('%s matches no entry', (address) => {
+    expect(addressAllowed(address, ['10.1.2.3', '127.0.0.21', '1.2.3.4', 'fe80::/10', '0.0.0.0/0'].filter((r) => !address.includes(':') || r.includes(':')))).toBe(false);
+  });
+
+  it('reads an IPv6 address ending in a dotted quad as the IPv6 address it is', () => {
+    expect(addressAllowed('::127.0.0.21', ['::7f00:15'])).toBe(true);
+    expect(addressAllowed('::ffff:10.1.2.3', ['10.1.2.3'])).toBe(true);
+  });
+});
