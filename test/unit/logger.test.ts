@@ -52,3 +52,15 @@ describe('createLogger', () => {
     expect(lines.map((l) => JSON.parse(l).event)).toEqual(['debugging']);
   });
 });
+
+describe('percent-encoded secrets', () => {
+  it('masks a key or a known secret percent-encoded once or more', async () => {
+    const { redact } = await import('../../src/observability/logger.js');
+    const key = 'ik_abcdefghijklmnop_SECRETSECRETSECRET123';
+    const once = encodeURIComponent(key).replace('_', '%5F');
+    expect(redact(`/v1/x/${once}`, [])).toBe('/v1/x/ik_abcdefghijklmnop_[REDACTED]');
+    expect(redact(`/v1/x/${encodeURIComponent(once)}`, [])).not.toContain('SECRETSECRET');
+    expect(redact('/v1/x/%74%6f%6b%65%6e-value-1234', ['token-value-1234'])).toBe('/v1/x/[REDACTED]');
+    expect(redact('/v1/x/caf%C3%A9', [])).toBe('/v1/x/caf%C3%A9');
+  });
+});
