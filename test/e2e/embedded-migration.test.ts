@@ -3,9 +3,12 @@
 // test/fixtures/earlier-release/make-fixture.ts). The current server refuses to start
 // beside it without touching it; `npm run migrate-data` copies it into the SQLite store;
 // the server then serves every project, key, record and job as the earlier release did.
+import { BatchWriteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
@@ -40,6 +43,46 @@ async function snapshot(dir: string): Promise<Record<string, string>> {
 function exactRecords(pageText: string): Map<string, string> {
   const page = parseLossless(pageText) as { items: { id: string; data: unknown }[] };
   return new Map(page.items.map((item) => [item.id, stringifyLossless(item.data) ?? '']));
+}
+
+/**
+ * Adds `count` records to the fixture's legacy-acme table the way the earlier release
+ * stored them, with plain dynalite on the same LevelDB directory, so a migration of it
+ * takes long enough to be cut off midway.
+ */
+async function addEarlierRecords(dynamoDir: string, count: number): Promise<void> {
+  const engine = dynalite({ path: dynamoDir, createTableMs: 0 });
+  await new Promise<void>((resolve) => engine.listen(0, '127.0.0.1', resolve));
+  const client = new DynamoDBClient({
+    region: 'us-east-1',
+    endpoint: `http://127.0.0.1:${(engine.address() as AddressInfo).port}`,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  try {
+    const batches: Promise<unknown>[] = [];
+    for (let i = 0; i < count; i += 25) {
+      const items = Array.from({ length: Math.min(25, count - i) }, (_, j) => ({
+        PutRequest: {
+          Item: {
+            id: { S: `EARLIER${String(i + j).padStart(10, '0')}` },
+            d: { S: `{"n":${i + j},"big":${i + j + 1}0000000000000000000001,"s":"Çağrı ${i + j}"}` },
+            s: { S: '{"type":"api","keyId":"uc2kw77z7jwbe4xt","requestId":"r","index":0}' },
+            t: { S: '2026-12-01T00:00:00.000Z' },
+          },
+        },
+      }));
+      batches.push(
+        client.send(new BatchWriteItemCommand({ RequestItems: { 'intake-legacy-acme-records': items } })).then((out) => {
+          expect(out.UnprocessedItems ?? {}).toEqual({});
+        }),
+      );
+      if (batches.length >= 8) await Promise.all(batches.splice(0));
+    }
+    await Promise.all(batches);
+  } finally {
+    client.destroy();
+    await new Promise((resolve) => engine.close(resolve));
+  }
 }
 
 async function call(base: string, method: string, url: string, headers: Record<string, string>, body?: string) {
@@ -186,5 +229,45 @@ describe('migrating a data directory of the earlier release', () => {
     expect(mismatch.output).toContain('Nothing was changed');
     expect(createHash('sha256').update(await fs.readFile(path.join(dataDir, 'intake.db'))).digest('hex')).toBe(otherHash);
     expect(await fs.stat(path.join(dataDir, 'dynamodb')).then((s) => s.isDirectory())).toBe(true);
+  });
+
+  it('starts over after a run killed while copying, and ends with every record', async () => {
+    const dataDir = await unpackFixture('killed');
+    const env = { INTAKE_DATA_DIR: dataDir };
+    const added = 20_000;
+    await addEarlierRecords(path.join(dataDir, 'dynamodb'), added);
+    const total = 9 + added;
+
+    const killed = await runToExit({
+      env,
+      command: MIGRATE,
+      killWhen: (output) => output.includes(`intake-legacy-acme-records: 0 / ${total} items copied`),
+    });
+    expect(killed.signal, killed.output).toBe('SIGKILL');
+    const left = await fs.readdir(dataDir);
+    expect(left).toContain('dynamodb');
+    expect(left).toContain('intake.db.migrating');
+    expect(left).not.toContain('intake.db');
+
+    const rerun = await runToExit({ env, command: MIGRATE });
+    expect(rerun.code, rerun.output).toBe(0);
+    expect(rerun.output).toContain(`intake-legacy-acme-records: ${total} / ${total} items copied`);
+    expect((await fs.readdir(dataDir)).sort()).toEqual(['admin-token', 'dynamodb.migrated', 'intake.db', 'objects']);
+
+    server = await spawnServer({ env });
+    const key = manifest.keys['legacy-acme']!;
+    const ids = new Set<string>();
+    let cursor: string | null = null;
+    do {
+      const query: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
+      const page = await call(server.baseUrl, 'GET', `/v1/projects/legacy-acme/records?limit=1000${query}`, { 'x-api-key': key });
+      for (const item of page.json.items as { id: string }[]) ids.add(item.id);
+      cursor = page.json.nextCursor as string | null;
+    } while (cursor !== null);
+    expect(ids.size).toBe(total);
+    const last = `EARLIER${String(added - 1).padStart(10, '0')}`;
+    const one = await fetch(`${server.baseUrl}/v1/projects/legacy-acme/records/${last}`, { headers: { 'x-api-key': key } });
+    expect(await one.text()).toContain(`"data":{"n":${added - 1},"big":${added}0000000000000000000001,"s":"Çağrı ${added - 1}"}`);
+    expect((await server.stop()).code).toBe(0);
   });
 });
