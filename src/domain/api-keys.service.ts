@@ -1,3 +1,4 @@
+import { assertDisplayName } from './display-names.js';
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { errors } from '../errors.js';
 import type { ApiKeyItem, RateLimitSetting, Scope } from './model.js';
@@ -76,6 +77,7 @@ export class ApiKeyService {
   }
 
   async issue(projectId: string, input: NewKeyInput): Promise<{ item: ApiKeyItem; secret: string }> {
+    assertDisplayName('name', input.name);
     const id = newKeyId();
     const secret = `ik_${id}_${randomBytes(32).toString('base64url')}`;
     const item: ApiKeyItem = {

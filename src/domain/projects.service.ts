@@ -1,3 +1,4 @@
+import { assertDisplayName } from './display-names.js';
 import { errors } from '../errors.js';
 import { storageNames } from '../storage/names.js';
 import { LruCache } from './lru-cache.js';
@@ -34,6 +35,7 @@ export class ProjectService {
 
   async create(input: { id: string; name: string; allowedIps?: string[] }): Promise<ProjectItem> {
     assertProjectId(input.id);
+    assertDisplayName('name', input.name);
     if (await this.control.getProject(input.id)) throw errors.projectExists(input.id);
     const project: ProjectItem = {
       id: input.id,

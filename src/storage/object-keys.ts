@@ -20,6 +20,9 @@ export function sanitizeFileName(name: string): string {
     // Control characters, path separators and characters that are awkward in URLs and shells.
     // eslint-disable-next-line no-control-regex
     .replace(/[\u0000-\u001f\u007f-\u009f/\\:*?"<>|#%{}^~[\]`]+/g, '_')
+    // Invisible format characters (category Cf: bidi overrides, zero-width...) would make the
+    // key display as another name; the original name stays in the object's metadata.
+    .replace(/\p{Cf}+/gu, '_')
     .replace(/\s+/g, ' ')
     .trim()
     .replace(/^\.+/, '')
