@@ -23,8 +23,8 @@ function bearer(req: Request): string | undefined {
  * The HTTP side of authentication: reads the credential from the headers, asks the auth
  * service for a decision and enforces it, with the rate limits that guard it in plain
  * sight: an address that has failed too often is refused (429) before its credential is
- * looked at, each failed authentication (401) counts against the address, and a request
- * made with an API key counts against that key's limit.
+ * looked at, each failed authentication (401, or 403 for a key refused) counts against the
+ * address, and a request made with an API key counts against that key's limit.
  */
 export function createAuthMiddleware(deps: AuthMiddlewareDeps) {
   const { auth, limits } = deps;
@@ -41,7 +41,9 @@ export function createAuthMiddleware(deps: AuthMiddlewareDeps) {
       path: req.path.slice(0, 200),
     });
     // Past the limit this fails with 429 instead of the refusal itself.
-    if (refusal.error.status === 401) await limits.countFailedAttempt(req, res);
+    // 403s count too: a valid key refused for its project, its address or its scope still
+    // tells a prober the key is real, so probing with one must cost attempts like a 401.
+    if (refusal.error.status === 401 || refusal.error.status === 403) await limits.countFailedAttempt(req, res);
     throw refusal.error;
   };
 
