@@ -19,6 +19,37 @@ function clientErrorAnswer(code: string | undefined): [number, string, string] {
   }
 }
 
+/** How long a socket answered before its body was read may still take to read the answer. */
+export const UNREAD_BODY_CLOSE_GRACE_MS = 1000;
+
+function announcesBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
+ * After an answer sent before the request's body was read (401, 403, 413, 415, 429...), the
+ * connection is closed rather than kept for the next request: keeping it would mean reading
+ * and discarding the rest of the body (Node does so to reuse the socket), which lets a
+ * client announcing a gigabyte and sending a byte every few seconds hold a socket for as
+ * long as it likes, and makes an over-limit push cost its whole size in reading. Reading
+ * stops (the request is paused, so the socket's buffers fill and TCP holds the sender),
+ * the answer is followed by a FIN, and the socket is destroyed after a grace period that
+ * lets the client read the answer first: destroying it at once would send a reset that can
+ * discard the answer on its way.
+ */
+function closeIfBodyUnread(req: IncomingMessage): void {
+  if (req.complete || !announcesBody(req)) return;
+  const socket = req.socket;
+  if (socket.destroyed) return;
+  req.removeAllListeners('data');
+  req.pause();
+  socket.end();
+  const timer = setTimeout(() => socket.destroy(), UNREAD_BODY_CLOSE_GRACE_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+}
+
 /**
  * The HTTP server for the app, with the limits that protect it from slow or oversized
  * requests before Express runs:
@@ -27,7 +58,8 @@ function clientErrorAnswer(code: string | undefined): [number, string, string] {
  * - `requestTimeout`: the whole request (0 = unlimited, since uploads of gigabytes take
  *   long; slow bodies are cut off by the slow-body guard instead);
  * - an idle timeout per socket: no byte either way for that long closes it;
- * - `maxHeaderSize`: larger headers get 431.
+ * - `maxHeaderSize`: larger headers get 431;
+ * - a request answered before its body was read loses its connection (closeIfBodyUnread).
  */
 export function createHttpServer(app: RequestListener, limits: Config['http'], logger?: Logger): http.Server {
   const requestTimeout = limits.requestTimeoutMs;
@@ -50,6 +82,7 @@ export function createHttpServer(app: RequestListener, limits: Config['http'], l
   const responding = new WeakMap<Duplex, ServerResponse>();
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     responding.set(req.socket, res);
+    res.once('finish', () => closeIfBodyUnread(req));
     res.once('close', () => {
       if (responding.get(req.socket) === res) responding.delete(req.socket);
     });

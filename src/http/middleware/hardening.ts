@@ -82,7 +82,9 @@ export function slowBodyGuard(limits: SlowBodyLimits, logger: Logger) {
       cutOff(req, res);
     }, limits.windowMs);
     timer.unref();
-    res.once('close', () => clearInterval(timer));
+    // Kept until the socket is gone, not just the response: a client answered early (401,
+    // 413...) may still be trickling its body while the connection closes.
+    socket.once('close', () => clearInterval(timer));
     next();
   };
 }
