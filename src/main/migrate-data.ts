@@ -63,14 +63,16 @@ function progressPrinter(): (progress: MigrationProgress) => void {
 
 function fail(error: unknown): never {
   let message = error instanceof Error ? error.message : String(error);
+  let known = error instanceof MigrationError || error instanceof StoreOpenError;
   // The earlier engine (plain dynalite) reports a LevelDB that would not open only as a
   // failed operation, thrown outside any request: the usual reason is its lock.
-  if ((error as { code?: unknown } | null)?.code === 'LEVEL_DATABASE_NOT_OPEN') {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'LEVEL_DATABASE_NOT_OPEN' || /^Database is (closed|not open)$/.test(message)) {
+    known = true;
     message =
       'The earlier data could not be opened: another process holds it (an earlier Intake still running, or ' +
       'another migration). Stop it and run the migration again.';
   }
-  const known = error instanceof MigrationError || error instanceof StoreOpenError;
   console.error(`Migration failed: ${message}`);
   if (!known && error instanceof Error && error.stack) console.error(error.stack);
   console.error('The earlier data is unchanged: running the migration again is safe.');

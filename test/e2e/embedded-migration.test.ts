@@ -3,7 +3,7 @@
 // test/fixtures/earlier-release/make-fixture.ts). The current server refuses to start
 // beside it without touching it; `npm run migrate-data` copies it into the SQLite store;
 // the server then serves every project, key, record and job as the earlier release did.
-import { BatchWriteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -28,13 +28,19 @@ interface Manifest {
   recordPages: Record<string, string[]>;
 }
 
-/** Every file (by content hash) and directory under `dir`, so "unchanged" can be asserted. */
+/**
+ * Every file (by content hash) and directory under `dir`, so "unchanged" can be asserted.
+ * LevelDB's empty LOCK file is never opened: closing any descriptor of a file drops the
+ * process's POSIX locks on it, and a test holding the earlier data would lose its lock.
+ */
 async function snapshot(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const entry of await fs.readdir(dir, { recursive: true, withFileTypes: true })) {
     const full = path.join(entry.parentPath, entry.name);
     const rel = path.relative(dir, full);
-    out[rel] = entry.isDirectory() ? 'dir' : createHash('sha256').update(await fs.readFile(full)).digest('hex');
+    if (entry.isDirectory()) out[rel] = 'dir';
+    else if (entry.name === 'LOCK') out[rel] = `lock file of ${(await fs.stat(full)).size} bytes`;
+    else out[rel] = createHash('sha256').update(await fs.readFile(full)).digest('hex');
   }
   return out;
 }
@@ -51,13 +57,7 @@ function exactRecords(pageText: string): Map<string, string> {
  * takes long enough to be cut off midway.
  */
 async function addEarlierRecords(dynamoDir: string, count: number): Promise<void> {
-  const engine = dynalite({ path: dynamoDir, createTableMs: 0 });
-  await new Promise<void>((resolve) => engine.listen(0, '127.0.0.1', resolve));
-  const client = new DynamoDBClient({
-    region: 'us-east-1',
-    endpoint: `http://127.0.0.1:${(engine.address() as AddressInfo).port}`,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
+  const { client, close } = await openEarlierEngine(dynamoDir);
   try {
     const batches: Promise<unknown>[] = [];
     for (let i = 0; i < count; i += 25) {
@@ -80,9 +80,26 @@ async function addEarlierRecords(dynamoDir: string, count: number): Promise<void
     }
     await Promise.all(batches);
   } finally {
-    client.destroy();
-    await new Promise((resolve) => engine.close(resolve));
+    await close();
   }
+}
+
+/** Plain dynalite on an earlier LevelDB directory, as the earlier release ran it; holds its lock until closed. */
+async function openEarlierEngine(dynamoDir: string) {
+  const engine = dynalite({ path: dynamoDir, createTableMs: 0 });
+  await new Promise<void>((resolve) => engine.listen(0, '127.0.0.1', resolve));
+  const client = new DynamoDBClient({
+    region: 'us-east-1',
+    endpoint: `http://127.0.0.1:${(engine.address() as AddressInfo).port}`,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  return {
+    client,
+    close: async () => {
+      client.destroy();
+      await new Promise((resolve) => engine.close(resolve));
+    },
+  };
 }
 
 async function call(base: string, method: string, url: string, headers: Record<string, string>, body?: string) {
@@ -269,5 +286,26 @@ describe('migrating a data directory of the earlier release', () => {
     const one = await fetch(`${server.baseUrl}/v1/projects/legacy-acme/records/${last}`, { headers: { 'x-api-key': key } });
     expect(await one.text()).toContain(`"data":{"n":${added - 1},"big":${added}0000000000000000000001,"s":"Çağrı ${added - 1}"}`);
     expect((await server.stop()).code).toBe(0);
+  });
+
+  it('refuses to migrate while another process holds the earlier data, and changes nothing', async () => {
+    const dataDir = await unpackFixture('held');
+    const engine = await openEarlierEngine(path.join(dataDir, 'dynamodb'));
+    try {
+      // The engine opens its LevelDB lazily: a first call makes it take the lock.
+      await engine.client.send(new ListTablesCommand({}));
+      const before = await snapshot(dataDir);
+      const refused = await runToExit({ env: { INTAKE_DATA_DIR: dataDir }, command: MIGRATE });
+      expect(refused.code, refused.output).toBe(1);
+      expect(refused.output).toContain('Migration failed: The earlier data could not be opened: another process holds it');
+      expect(refused.output).toContain('The earlier data is unchanged');
+      // LevelDB rotates its text log (LOG → LOG.old) on every open attempt, even one refused
+      // by the lock; every data file (tables, log, MANIFEST, CURRENT) is as it was.
+      const dataFiles = (files: Record<string, string>) =>
+        Object.fromEntries(Object.entries(files).filter(([rel]) => !/(^|\/)LOG(\.old)?$/.test(rel)));
+      expect(dataFiles(await snapshot(dataDir))).toEqual(dataFiles(before));
+    } finally {
+      await engine.close();
+    }
   });
 });
