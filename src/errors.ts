@@ -80,6 +80,30 @@ export const errors = {
     ),
   projectExists: (id: string) =>
     new AppError(409, 'project_exists', `Project ${id} already exists.`),
+  modelLocked: () =>
+    new AppError(
+      409,
+      'model_locked',
+      'The customer key of a project that holds records cannot change: record ids derive from it. Merge policy and indexes can.',
+    ),
+  modelVersionConflict: (current: number) =>
+    new AppError(409, 'model_version_conflict', `The record model changed meanwhile (now version ${current}); read it again and retry.`),
+  modelHasNoKey: () =>
+    new AppError(400, 'model_has_no_key', 'This project has no customer key: set one with PUT /v1/projects/{projectId}/model.'),
+  invalidKeyQuery: (fields: readonly string[], problem: string) =>
+    new AppError(400, 'invalid_key_query', `${problem} A lookup takes exactly the key fields as parameters: ${fields.join(', ')}.`),
+  fieldNotIndexed: (field: string, indexed: readonly string[]) =>
+    new AppError(
+      400,
+      'field_not_indexed',
+      `${JSON.stringify(String(field).slice(0, 200))} is not indexed; indexed fields: ${indexed.length > 0 ? indexed.join(', ') : '(none)'}.`,
+    ),
+  indexesUnavailable: (table: string) =>
+    new AppError(
+      409,
+      'indexes_unavailable',
+      `The records table ${String(table).slice(0, 120)} was created before indexes existed; it needs its index slots added once (see the README) before indexes can be declared.`,
+    ),
   idempotencyKeyReused: () =>
     new AppError(
       422,

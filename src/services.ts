@@ -6,6 +6,9 @@ import { HealthService } from './domain/health.service.js';
 import { JobService } from './domain/jobs.service.js';
 import { ProjectService } from './domain/projects.service.js';
 import { RecordService } from './domain/records.service.js';
+import { RecordModelService } from './domain/record-model.service.js';
+import { IndexBackfill } from './domain/index-backfill.js';
+import { randomUUID } from 'node:crypto';
 import { FileUploadService } from './ingest/file-upload.service.js';
 import type { JobItem } from './domain/model.js';
 import type { Storage } from './storage/ports.js';
@@ -15,6 +18,7 @@ export interface Services {
   keys: ApiKeyService;
   auth: AuthService;
   records: RecordService;
+  models: RecordModelService;
   jobs: JobService;
   health: HealthService;
   cursors: CursorCodec;
@@ -38,6 +42,12 @@ export function createServices(
       maxRecordsPerRequest: config.limits.maxRecordsPerRequest,
       maxJsonDepth: config.limits.maxJsonDepth,
     }),
+    models: new RecordModelService(
+      storage.control,
+      storage.records,
+      projects,
+      new IndexBackfill(storage.control, storage.records, `backfill-${process.pid}-${randomUUID()}`),
+    ),
     jobs: new JobService(storage.control),
     health: new HealthService(storage.control, storage.objects),
     cursors: new CursorCodec(adminToken),

@@ -24,6 +24,7 @@ export const DYNAMODB_ACTIONS = [
   'dynamodb:Query',
   'dynamodb:Scan',
   'dynamodb:BatchWriteItem',
+  'dynamodb:BatchGetItem',
 ] as const;
 
 /** Bucket-level actions; ListBucket covers HeadBucket and ListObjectsV2. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { errors } from '../errors.js';
+import { storedModelSchema } from './record-model.js';
 
 /**
  * The domain model: projects, API keys and their scopes, ingestion jobs and their states,
@@ -26,6 +27,8 @@ export const projectItemSchema = z.object({
   tableName: z.string(),
   bucketName: z.string(),
   allowedIps: z.array(z.string()).optional(),
+  /** The record model (customer key, merge policy, indexes); absent: records are appended. */
+  model: storedModelSchema.optional(),
 });
 export type ProjectItem = z.infer<typeof projectItemSchema>;
 
@@ -69,6 +72,10 @@ export const jobItemSchema = z.object({
   rowsRead: z.number(),
   recordsWritten: z.number(),
   rowsRejected: z.number(),
+  /** Keyed projects only: rows that created, changed or left unchanged their customer's record. */
+  recordsCreated: z.number().optional(),
+  recordsUpdated: z.number().optional(),
+  recordsUnchanged: z.number().optional(),
   /** Every row up to here is stored; a resumed run writes only rows after it. */
   checkpointRow: z.number(),
   errors: z.array(rowErrorSchema),
@@ -94,7 +101,8 @@ export type JobItem = z.infer<typeof jobItemSchema>;
 export type JobProgress = Pick<
   JobItem,
   'format' | 'bytesRead' | 'rowsRead' | 'recordsWritten' | 'rowsRejected' | 'checkpointRow' | 'errors' | 'notices'
->;
+> &
+  Partial<Pick<JobItem, 'recordsCreated' | 'recordsUpdated' | 'recordsUnchanged'>>;
 
 export type JobOutcome = JobProgress & Pick<JobItem, 'status' | 'objectKey' | 'errorReportKey' | 'failure'>;
 
@@ -108,6 +116,36 @@ export interface StoredRecord {
   /** JSON text of where the record came from. */
   source: string;
   ingestedAt: string;
+  /** Present on the records of a keyed project: one record per customer, merged. */
+  keyed?: KeyedParts;
+}
+
+export interface IndexEntry {
+  field: string;
+  /** Which of the table's index slots holds the field (stable while the field stays indexed). */
+  slot: number;
+  value: string;
+}
+
+/**
+ * What a customer's record holds besides its data. JSON-valued parts are kept as text, as
+ * `data` is, so adapters store them without knowing their shape.
+ */
+export interface KeyedParts {
+  /** JSON text of the normalized key values by field. */
+  key: string;
+  /** Counts the writes that changed the data. */
+  version: number;
+  /** Counts every write; the condition of the next one, so concurrent writers never lose one. */
+  revision: number;
+  createdAt: string;
+  /** JSON text: per top-level field, the source that last set it and when. */
+  provenance: string;
+  /** JSON text: per source stream (file, idempotent push), the last row or index applied. */
+  applied: string;
+  modelVersion: number;
+  /** What the indexes hold for this record: each indexed field's value, and the index slot it is kept in. */
+  index: IndexEntry[];
 }
 
 /**

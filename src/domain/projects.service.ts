@@ -6,7 +6,8 @@ import type { ProjectItem } from './model.js';
 import type { ControlStore, ObjectStore, Page, RecordStore } from '../storage/ports.js';
 
 export const PROJECT_ID_PATTERN = /^[a-z0-9-]{3,40}$/;
-const CACHE_MS = 30_000;
+/** How long a task may serve a project as read: a change of its record model reaches every task within this. */
+const CACHE_MS = 5_000;
 const CACHE_MAX_ENTRIES = 10_000;
 
 export function assertProjectId(id: string): void {
@@ -51,7 +52,10 @@ export class ProjectService {
     return project;
   }
 
-  /** Projects never change once created, so a short cache spares a read per request. */
+  /**
+   * A short cache spares a read per request. Only the record model ever changes: this task
+   * forgets the project when it changes it, other tasks see the change within CACHE_MS.
+   */
   async get(id: string): Promise<ProjectItem> {
     const cached = this.cache.get(id);
     if (cached !== undefined) return cached;
@@ -60,6 +64,16 @@ export class ProjectService {
     if (!project) throw errors.projectNotFound(id);
     this.cache.set(id, project);
     return project;
+  }
+
+  /** The project as stored now, past the cache (for changes that must start from the latest). */
+  async fresh(id: string): Promise<ProjectItem> {
+    this.cache.delete(id);
+    return this.get(id);
+  }
+
+  forget(id: string): void {
+    this.cache.delete(id);
   }
 
   async list(limit: number, after?: string): Promise<Page<ProjectItem>> {

@@ -4,14 +4,36 @@ import type { StoredRecord } from './model.js';
 /** DynamoDB's item size limit; a record whose stored item would exceed it is rejected alone. */
 export const MAX_ITEM_BYTES = 400 * 1024;
 
-/** Exact size DynamoDB counts for a stored record: attribute names plus UTF-8 values. */
+/**
+ * Size DynamoDB counts for a stored record: attribute names plus UTF-8 values. Exact for
+ * appended records; for a customer's record an upper bound (numbers counted at their
+ * longest, each index's two key attributes included).
+ */
 export function storedRecordSize(record: StoredRecord): number {
-  return (
+  const base =
     2 + Buffer.byteLength(record.id) +
     1 + Buffer.byteLength(record.data) +
     1 + Buffer.byteLength(record.source) +
-    1 + Buffer.byteLength(record.ingestedAt)
-  );
+    1 + Buffer.byteLength(record.ingestedAt);
+  return record.keyed === undefined ? base : base + keyedPartsSize(record.keyed, record.id);
+}
+
+const NUMBER_BYTES = 22;
+/** Per indexed value: two attribute names of 16 bytes, a first character, a separator and the id. */
+const INDEX_ENTRY_OVERHEAD = 16 + 4 + 16 + 1;
+
+function keyedPartsSize(keyed: NonNullable<StoredRecord['keyed']>, id: string): number {
+  let size =
+    1 + Buffer.byteLength(keyed.key) +
+    1 + NUMBER_BYTES + 1 + NUMBER_BYTES + 2 + NUMBER_BYTES +
+    1 + Buffer.byteLength(keyed.createdAt) +
+    1 + Buffer.byteLength(keyed.provenance) +
+    1 + Buffer.byteLength(keyed.applied) +
+    1 + Buffer.byteLength(JSON.stringify(keyed.index));
+  for (const entry of keyed.index) {
+    size += INDEX_ENTRY_OVERHEAD + Buffer.byteLength(entry.value) + Buffer.byteLength(id);
+  }
+  return size;
 }
 
 /**

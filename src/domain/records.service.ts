@@ -3,8 +3,11 @@ import { errors } from '../errors.js';
 import type { ProjectItem, StoredRecord } from './model.js';
 import type { ControlStore, RecordPage, RecordStore } from '../storage/ports.js';
 import { deterministicId, newRecordId } from './ids.js';
-import { decodeUtf8, isPlainRecord, parseJsonExact } from './json-text.js';
+import { decodeUtf8, isPlainRecord, parseJsonExact, toJsonText } from './json-text.js';
+import { countOutcomes, keyedChangeOf, writeKeyedChanges, type KeyedCounts } from './keyed-records.js';
 import { buildRecord } from './record-builder.js';
+import type { KeyedChange } from './record-merge.js';
+import { isKeyed, keyedRecordId, normalizeKeyValue, type KeyedModel } from './record-model.js';
 
 // Kept here too for callers that knew them as the push path's.
 export { MAX_ITEM_BYTES, storedRecordSize } from './record-builder.js';
@@ -19,12 +22,18 @@ export interface RecordError {
   message: string;
 }
 
+export type RecordStatus = 'created' | 'updated' | 'unchanged';
+
 export interface PushResult {
   accepted: number;
   rejected: number;
-  records: { index: number; id: string }[];
+  /** `status` only on a keyed project, where every record is an upsert. */
+  records: { index: number; id: string; status?: RecordStatus }[];
   errors: RecordError[];
 }
+
+/** A keyed project's answer adds how many customers' records were created, changed or left alone. */
+export type KeyedPushResult = PushResult & KeyedCounts;
 
 export interface PushInput {
   project: ProjectItem;
@@ -32,6 +41,13 @@ export interface PushInput {
   contentType: PushContentType;
   idempotencyKey?: string;
   source: { keyId: string; requestId: string };
+}
+
+export interface RecordFilter {
+  field: string;
+  match: { equals: string } | { prefix: string };
+  /** The filter as text, binding a listing's cursors to it. */
+  scope: string;
 }
 
 export interface RecordLimits {
@@ -81,6 +97,8 @@ export class RecordService {
       ingestedAt = claim.firstSeenAt;
     }
 
+    if (isKeyed(input.project.model)) return this.upsert(input, input.project.model, candidates, ingestedAt);
+
     const result: PushResult = { accepted: 0, rejected: 0, records: [], errors: [] };
     const toStore: StoredRecord[] = [];
     for (const candidate of candidates) {
@@ -115,12 +133,120 @@ export class RecordService {
     return result;
   }
 
+  /**
+   * A keyed project's push: each record is a change to its customer's record, applied in
+   * body order (several records of one customer fold into one write). With an
+   * Idempotency-Key each change is marked with the key and its index, so a retry applies
+   * nothing twice, even where the first attempt stopped half-way.
+   */
+  private async upsert(input: PushInput, model: KeyedModel, candidates: Candidate[], at: string): Promise<KeyedPushResult> {
+    const result: KeyedPushResult = {
+      accepted: 0, rejected: 0, recordsCreated: 0, recordsUpdated: 0, recordsUnchanged: 0, records: [], errors: [],
+    };
+    const { idempotencyKey } = input;
+    const changes: KeyedChange[] = [];
+    const indexes: number[] = [];
+    for (const candidate of candidates) {
+      if (candidate.error) {
+        result.errors.push(candidate.error);
+        continue;
+      }
+      const { index, value } = candidate;
+      const source = JSON.stringify(
+        idempotencyKey === undefined
+          ? { type: 'api', keyId: input.source.keyId, requestId: input.source.requestId, index }
+          : { type: 'api', keyId: input.source.keyId, idempotencyKey, index },
+      );
+      const bytes = isPlainRecord(value) ? Buffer.byteLength(toJsonText(value)) : 0;
+      const made = keyedChangeOf(input.project, model, value, bytes, {
+        source,
+        at,
+        mark: idempotencyKey === undefined ? undefined : { stream: `push:${idempotencyKey}`, seq: index },
+      });
+      if (!made.ok) {
+        result.errors.push({ index, code: made.code, message: made.message });
+        continue;
+      }
+      changes.push(made.change);
+      indexes.push(index);
+    }
+    const outcomes = await writeKeyedChanges(this.records, input.project.tableName, model, changes);
+    outcomes.forEach((outcome, i) => {
+      const index = indexes[i]!;
+      if (outcome.status === 'rejected') result.errors.push({ index, code: outcome.code, message: outcome.message });
+      else result.records.push({ index, id: changes[i]!.id, status: outcome.status });
+    });
+    countOutcomes(result, outcomes);
+    result.errors.sort((a, b) => a.index - b.index);
+    result.accepted = result.records.length;
+    result.rejected = result.errors.length;
+    return result;
+  }
+
   async get(project: ProjectItem, id: string): Promise<StoredRecord> {
     // Ids are 26 characters; anything far longer cannot exist and is not worth a read.
     if (id.length === 0 || id.length > 128) throw errors.recordNotFound(id);
     const record = await this.records.getRecord(project.tableName, id);
     if (!record) throw errors.recordNotFound(id);
     return record;
+  }
+
+  /**
+   * A customer's record by its key: one parameter per key field, normalized as writes are,
+   * so `Alice@Example.com ` finds what `alice@example.com` stored. Other parameters named in
+   * `allowed` (such as `provenance`) pass; anything else is refused.
+   */
+  async getByKey(project: ProjectItem, params: Record<string, unknown>, allowed: readonly string[] = []): Promise<StoredRecord> {
+    const model = project.model;
+    if (!isKeyed(model)) throw errors.modelHasNoKey();
+    const fields = model.key.fields;
+    const extra = Object.keys(params).filter((name) => !fields.includes(name) && !allowed.includes(name));
+    if (extra.length > 0) throw errors.invalidKeyQuery(fields, `Unknown parameter ${JSON.stringify(extra[0]!.slice(0, 100))}.`);
+    const key: Record<string, string> = {};
+    for (const field of fields) {
+      const raw = params[field];
+      if (raw === undefined) throw errors.invalidKeyQuery(fields, `The key field ${field} is missing.`);
+      if (typeof raw !== 'string') throw errors.invalidKeyQuery(fields, `The key field ${field} is given more than once.`);
+      const value = normalizeKeyValue(raw, model.key.normalize?.[field]);
+      if (value.length === 0) throw errors.invalidKeyQuery(fields, `The key field ${field} is empty.`);
+      Object.defineProperty(key, field, { value, enumerable: true });
+    }
+    const id = keyedRecordId(project.id, model, key);
+    const record = await this.records.getRecord(project.tableName, id);
+    // The id is derived from the project and the key, and each project has its own table:
+    // a key never finds another project's customer.
+    if (!record) throw errors.recordNotFound(JSON.stringify(key));
+    return record;
+  }
+
+  /**
+   * The `where.<field>=value` or `where.<field>.prefix=value` filter of a listing, if any:
+   * one at a time, on an indexed field, with a non-empty value. A field is read as a prefix
+   * filter when its name ends in `.prefix` and the whole name is not itself indexed.
+   */
+  whereFilter(project: ProjectItem, params: Record<string, unknown>): RecordFilter | undefined {
+    const names = Object.keys(params).filter((name) => name.startsWith('where.'));
+    if (names.length === 0) return undefined;
+    const indexes = project.model?.indexes ?? [];
+    if (names.length > 1) throw errors.validation('A listing takes one where. filter at a time.');
+    const name = names[0]!;
+    const raw = params[name];
+    let field = name.slice('where.'.length);
+    let prefix = false;
+    if (field.endsWith('.prefix') && !indexes.includes(field)) {
+      field = field.slice(0, -'.prefix'.length);
+      prefix = true;
+    }
+    if (!indexes.includes(field)) throw errors.fieldNotIndexed(field, indexes);
+    if (typeof raw !== 'string' || raw.length === 0) throw errors.validation(`${name} must be given once, with a non-empty value.`);
+    return { field, match: prefix ? { prefix: raw } : { equals: raw }, scope: `${name}=${raw}` };
+  }
+
+  /** A page of the records whose indexed field matches, from the index. */
+  async listWhere(project: ProjectItem, filter: RecordFilter, options: { limit: number; after?: string }): Promise<RecordPage> {
+    const model = project.model!;
+    const slot = model.indexSlots?.[filter.field] ?? model.indexes.indexOf(filter.field);
+    return this.records.queryIndex(project.tableName, { field: filter.field, slot, match: filter.match, limit: options.limit, after: options.after });
   }
 
   /** One page of the project's records in the store's order; `afterId` continues a page. */

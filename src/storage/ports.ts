@@ -8,6 +8,7 @@ import type {
   ProjectItem,
   StoredRecord,
 } from '../domain/model.js';
+import type { StoredModel } from '../domain/record-model.js';
 
 /**
  * Narrow storage ports. Domain and HTTP code depend on these only; the adapters under
@@ -56,6 +57,24 @@ export interface RecordPage {
   lastId?: string;
 }
 
+/** Equality or prefix on one indexed field, paged in the index's order (value, then id). */
+export interface IndexQuery {
+  field: string;
+  /** The field's index slot (see assignIndexSlots). */
+  slot: number;
+  match: { equals: string } | { prefix: string };
+  limit: number;
+  /** The `lastId` of the previous page (an adapter-level position). */
+  after?: string;
+}
+
+/**
+ * Decides a customer's record from the record as stored (null when there is none): the
+ * record to write, or null to write nothing. Pure: a store calls it again with a fresh
+ * read when another writer changed the record in between.
+ */
+export type RecordMerge = (id: string, current: StoredRecord | null) => StoredRecord | null;
+
 export interface RecordStore {
   /**
    * How many records one putRecords call should carry for the engine to write them well:
@@ -67,6 +86,20 @@ export interface RecordStore {
   putRecords(table: string, records: StoredRecord[]): Promise<void>;
   getRecord(table: string, id: string): Promise<StoredRecord | null>;
   listRecords(table: string, options: { limit: number; afterId?: string }): Promise<RecordPage>;
+  /**
+   * Read, merge, write for each id: a write lands only if the record is still as read (its
+   * `keyed.revision`); otherwise the store reads it again and merges again, a bounded
+   * number of times, then fails with storage_unavailable. Records written here carry
+   * `keyed`; their `keyed.index` entries are what the indexes hold for them.
+   */
+  upsertRecords(table: string, ids: readonly string[], merge: RecordMerge): Promise<void>;
+  /**
+   * Checks that the table can serve index queries (every table made by this release can);
+   * throws indexes_unavailable otherwise.
+   */
+  ensureIndexes(table: string): Promise<void>;
+  /** A page of records whose indexed value matches, read from the index, never by a scan. */
+  queryIndex(table: string, query: IndexQuery): Promise<RecordPage>;
 }
 
 export interface Page<T> {
@@ -101,6 +134,11 @@ export interface ControlStore extends JobStore {
   /** Throws project_exists when the id is taken. */
   createProject(project: ProjectItem): Promise<void>;
   getProject(id: string): Promise<ProjectItem | null>;
+  /**
+   * Replaces the project's record model, only if its version is still `expectedVersion`
+   * (0: the project has no model yet). False when another change got there first.
+   */
+  setProjectModel(id: string, model: StoredModel, expectedVersion: number): Promise<boolean>;
   listProjects(options: { limit: number; after?: string }): Promise<Page<ProjectItem>>;
   createKey(key: ApiKeyItem): Promise<void>;
   getKey(id: string): Promise<ApiKeyItem | null>;

@@ -17,6 +17,7 @@ import { SqliteRateLimitStore } from '../../src/storage/sqlite/sqlite-rate-limit
 import { SqliteRecordStore } from '../../src/storage/sqlite/sqlite-record-store.js';
 import { freshName } from '../support/contract/contract-helpers.js';
 import { describeObjectStoreContract } from '../support/contract/object-store.contract.js';
+import { describeKeyedStoreContract } from '../support/contract/keyed-record-store.contract.js';
 import { describeRecordAndControlStoreContract } from '../support/contract/record-control-store.contract.js';
 import { testAwsEnv } from '../support/endpoints.js';
 
@@ -78,6 +79,27 @@ describeRecordAndControlStoreContract('SQLite adapters (embedded)', async () => 
       await stores.records.ensureTable('lost-records');
       lost.close();
       return { ...stores, close: async () => undefined };
+    },
+  };
+});
+
+describeKeyedStoreContract('DynamoDB adapters on DynamoDB Local', async () => {
+  const env = testAwsEnv();
+  const client = createDynamoClient({ region: env.region, endpoint: env.dynamodbEndpoint, credentials: env.credentials });
+  const control = new DynamoControlStore(client, freshName('ct-kcontrol'));
+  await control.ensureTable();
+  return { records: new DynamoRecordStore(client, { writeConcurrency: 4 }), control, close: async () => client.destroy() };
+});
+
+describeKeyedStoreContract('SQLite adapters (embedded)', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'intake-contract-keyed-'));
+  const database = SqliteDatabase.open(path.join(dir, 'intake.db'), { synchronous: 'normal' });
+  return {
+    records: new SqliteRecordStore(database),
+    control: new SqliteControlStore(database),
+    close: async () => {
+      database.close();
+      await fs.rm(dir, { recursive: true, force: true });
     },
   };
 });

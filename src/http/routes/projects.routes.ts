@@ -8,7 +8,7 @@ import { jsonBody } from '../middleware/body.js';
 import { nextCursor, pageRequest } from '../paging.js';
 import type { RouteDeps } from '../route-deps.js';
 import { displayName, validate } from '../validation.js';
-import { keyView, projectView } from '../views/project.view.js';
+import { keyView, modelView, projectView } from '../views/project.view.js';
 
 /** Addresses or CIDRs, IPv4 or IPv6; refused whole (400) when any entry is invalid. */
 const allowedIpsSchema = z
@@ -40,7 +40,7 @@ const createKeySchema = z.strictObject({
 /** Admin routes: projects and their API keys. */
 export function registerProjectRoutes(router: Router, deps: RouteDeps): void {
   const { requireAdmin } = deps.guards;
-  const { projects, keys, cursors, audit } = deps;
+  const { projects, keys, models, cursors, audit } = deps;
 
   router.post('/v1/projects', requireAdmin, ...jsonBody(), async (req, res) => {
     const body = validate(createProjectSchema, req.body);
@@ -58,6 +58,23 @@ export function registerProjectRoutes(router: Router, deps: RouteDeps): void {
 
   router.get('/v1/projects/:projectId', requireAdmin, async (req, res) => {
     res.json(projectView(await projects.get(String(req.params.projectId))));
+  });
+
+  router.get('/v1/projects/:projectId/model', requireAdmin, async (req, res) => {
+    res.json(modelView(await models.get(String(req.params.projectId))));
+  });
+
+  router.put('/v1/projects/:projectId/model', requireAdmin, ...jsonBody(), async (req, res) => {
+    const change = await models.put(String(req.params.projectId), req.body);
+    audit(req, res, 'model_changed', {
+      projectId: change.project.id,
+      fromVersion: change.previous.version,
+      version: change.model.version,
+      key: change.model.key ?? null,
+      merge: change.model.merge,
+      indexes: change.model.indexes,
+    });
+    res.json(change.backfillJobId === undefined ? modelView(change.model) : { ...modelView(change.model), backfillJobId: change.backfillJobId });
   });
 
   router.post('/v1/projects/:projectId/keys', requireAdmin, ...jsonBody(), async (req, res) => {

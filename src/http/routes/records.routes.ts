@@ -42,14 +42,30 @@ export function registerRecordRoutes(router: Router, deps: RouteDeps): void {
 
   router.get('/v1/projects/:projectId/records', requireProject('records:read'), async (req, res) => {
     const project = res.locals.project!;
-    const scope = `records:${project.id}`;
+    const filter = records.whereFilter(project, req.query as Record<string, unknown>);
+    // A cursor is bound to its listing, filter included: one from another filter is refused.
+    const scope = filter === undefined ? `records:${project.id}` : `records:${project.id}:${filter.scope}`;
     const { limit, after } = pageRequest(req.query, cursors, scope);
-    const page = await records.list(project, { limit, afterId: after });
+    const page =
+      filter === undefined ? await records.list(project, { limit, afterId: after }) : await records.listWhere(project, filter, { limit, after });
     res.type('application/json').send(recordPageJson(page.items, nextCursor(cursors, scope, page.lastId)));
+  });
+
+  // Before /records/:recordId, which would otherwise take "by-key" for an id.
+  router.get('/v1/projects/:projectId/records/by-key', requireProject('records:read'), async (req, res) => {
+    const record = await records.getByKey(res.locals.project!, req.query as Record<string, unknown>, ['provenance']);
+    res.type('application/json').send(recordJson(record, { provenance: provenanceParam(req.query.provenance) }));
   });
 
   router.get('/v1/projects/:projectId/records/:recordId', requireProject('records:read'), async (req, res) => {
     const record = await records.get(res.locals.project!, String(req.params.recordId));
-    res.type('application/json').send(recordJson(record));
+    res.type('application/json').send(recordJson(record, { provenance: provenanceParam(req.query.provenance) }));
   });
+}
+
+/** `?provenance=true|false`; anything else is refused rather than read as false. */
+function provenanceParam(raw: unknown): boolean {
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') return true;
+  throw errors.validation('provenance must be true or false.');
 }

@@ -16,6 +16,10 @@ export function jobView(job: JobItem) {
     rowsRead: job.rowsRead,
     recordsWritten: job.recordsWritten,
     rowsRejected: job.rowsRejected,
+    // Keyed projects only: what each stored row did to its customer's record.
+    ...(job.recordsCreated === undefined
+      ? {}
+      : { recordsCreated: job.recordsCreated, recordsUpdated: job.recordsUpdated ?? 0, recordsUnchanged: job.recordsUnchanged ?? 0 }),
     errors: job.errors,
     errorReportKey: job.errorReportKey ?? null,
     notices: job.notices,

@@ -1,5 +1,6 @@
 import { keyStatus } from '../../domain/api-keys.service.js';
 import type { ApiKeyItem, ProjectItem } from '../../domain/model.js';
+import type { StoredModel } from '../../domain/record-model.js';
 
 export function projectView(p: ProjectItem) {
   return {
@@ -25,5 +26,16 @@ export function keyView(k: ApiKeyItem) {
     revokedAt: k.revokedAt ?? null,
     createdAt: k.createdAt,
     status: keyStatus(k),
+  };
+}
+
+/** The record model as the admin API shows it; `version` 0 means no model was ever set. */
+export function modelView(m: StoredModel) {
+  return {
+    key: m.key ?? null,
+    merge: m.merge,
+    indexes: m.indexes,
+    version: m.version,
+    updatedAt: m.updatedAt === '' ? null : m.updatedAt,
   };
 }

@@ -1,10 +1,13 @@
 import type { StoredRecord } from '../../domain/model.js';
+import type { KeyedChange } from '../../domain/record-merge.js';
 import type { FileRecord } from './record-steps.js';
 
 /** Records waiting to be written together, and the last row among them. */
 export interface Batch {
   records: StoredRecord[];
   lastRow: number;
+  /** Keyed projects: each record's change and its row, in row order, folded per customer when written. */
+  changes?: { change: KeyedChange; row: number }[];
 }
 
 export const emptyBatch = (): Batch => ({ records: [], lastRow: 0 });
@@ -15,7 +18,10 @@ export const emptyBatch = (): Batch => ({ records: [], lastRow: 0 });
  */
 export function addToBatch(batch: Batch, input: FileRecord): Batch {
   batch.records.push(input.record);
-  return { records: batch.records, lastRow: input.row };
+  if (input.change === undefined) return { records: batch.records, lastRow: input.row };
+  const changes = batch.changes ?? [];
+  changes.push({ change: input.change, row: input.row });
+  return { records: batch.records, lastRow: input.row, changes };
 }
 
 /** Full at the record store's own batch size (one BatchWriteItem in DynamoDB, one transaction in SQLite). */

@@ -1,10 +1,13 @@
 import type { StoredRecord } from '../../domain/model.js';
+import type { KeyedChange } from '../../domain/record-merge.js';
 import { passOn, type StepOutcome } from './step-outcome.js';
 
 /** A record of a file on its way to storage, with the row it came from. */
 export interface FileRecord {
   row: number;
   record: StoredRecord;
+  /** In a keyed project, the change the row makes to its customer's record (set by the key step). */
+  change?: KeyedChange;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { JobProgress } from '../../domain/model.js';
+import { isKeyed, type KeyedModel } from '../../domain/record-model.js';
 import type { OpenedFile } from '../parsers/types.js';
 import { WriteWindow } from '../write-window.js';
 import { addToBatch, emptyBatch, isBatchFull, type Batch } from './batch.js';
@@ -12,7 +13,8 @@ import { applyRecordSteps, type FileRecord, type RecordStep } from './record-ste
 import { fileRecordOrigin, rowToRecord, type FileRecordOrigin } from './row-to-record.js';
 import { countRejection, newRowTally, progressOf, type RowTally } from './row-tally.js';
 import type { JobFailure, StepOutcome } from './step-outcome.js';
-import { writeBatch } from './write-batch.js';
+import { keyRecordStep } from './key-record.js';
+import { writeBatch, writeKeyedBatch, type KeyedTally } from './write-batch.js';
 
 /** Parallel BatchWriteItem calls per job when the deps do not say (INTAKE_WRITE_CONCURRENCY's default). */
 const DEFAULT_WRITE_CONCURRENCY = 4;
@@ -30,10 +32,18 @@ export interface PassResult {
   progress: JobProgress;
 }
 
+/**
+ * Rows per keyed batch at least: rows of one customer fold only within a batch, and in
+ * DynamoDB one batch's records are read with one BatchGetItem (up to 100 keys).
+ */
+const MIN_KEYED_BATCH_ROWS = 100;
+
 /** What one pass carries from step to step. */
 interface PassState {
   readonly tally: RowTally;
   readonly writes: WriteWindow;
+  /** Keyed projects: the model the pass applies (as the project had it when the pass began) and its counts. */
+  readonly keyed?: { model: KeyedModel; tally: KeyedTally };
   input?: ByteCounter;
   file?: OpenedFile;
 }
@@ -45,10 +55,16 @@ interface PassState {
  * is stored once whether the job ran in one go or was resumed after a crash.
  */
 export async function runPass(ctx: JobContext, report: ErrorReport, lease: LeaseWatch): Promise<PassResult> {
+  const tally = newRowTally();
+  const model = ctx.project.model;
+  const keyed = isKeyed(model) ? { model, tally: keyedTally(ctx, tally, report) } : undefined;
   const state: PassState = {
-    tally: newRowTally(),
-    // Checkpoints may promise only the rows through which every write has finished.
-    writes: new WriteWindow(ctx.deps.writeConcurrency ?? DEFAULT_WRITE_CONCURRENCY, ctx.job.checkpointRow),
+    tally,
+    // Checkpoints may promise only the rows through which every write has finished. A keyed
+    // job writes one batch at a time: a later batch may hold the same customers, and rows
+    // must reach a customer's record in row order.
+    writes: new WriteWindow(keyed ? 1 : (ctx.deps.writeConcurrency ?? DEFAULT_WRITE_CONCURRENCY), ctx.job.checkpointRow),
+    keyed,
   };
   let end: PassEnd;
   try {
@@ -78,7 +94,10 @@ async function writeRows(
   lease: LeaseWatch,
 ): Promise<PassEnd> {
   const origin = fileRecordOrigin(ctx.job, new Date().toISOString());
-  const steps = ctx.deps.recordSteps ?? [];
+  const steps = state.keyed
+    ? [...(ctx.deps.recordSteps ?? []), keyRecordStep(ctx.project, state.keyed.model, ctx.job)]
+    : (ctx.deps.recordSteps ?? []);
+  const batchSize = state.keyed ? Math.max(MIN_KEYED_BATCH_ROWS, ctx.deps.records.writeBatchSize) : ctx.deps.records.writeBatchSize;
   let batch = emptyBatch();
   let lastCheckpointAt = Date.now();
   for await (const parsed of parseRows(file, ctx.signal)) {
@@ -98,7 +117,7 @@ async function writeRows(
       state.tally.recordsResumed++;
     } else {
       batch = addToBatch(batch, outcome.value);
-      if (isBatchFull(batch, ctx.deps.records.writeBatchSize)) {
+      if (isBatchFull(batch, batchSize)) {
         lastCheckpointAt = await writeAndCheckpoint(ctx, state, lease, batch, lastCheckpointAt);
         batch = emptyBatch();
       }
@@ -123,18 +142,42 @@ async function writeAndCheckpoint(
   batch: Batch,
   lastCheckpointAt: number,
 ): Promise<number> {
-  await writeBatch(ctx, state.writes, lease, batch);
+  if (state.keyed) await writeKeyedBatch(ctx, state.writes, lease, batch, state.keyed.model, state.keyed.tally);
+  else await writeBatch(ctx, state.writes, lease, batch);
   if (!isCheckpointDue(ctx, lastCheckpointAt)) return lastCheckpointAt;
   await checkpointProgress(ctx, passProgress(ctx, state));
   return Date.now();
 }
 
 function passProgress(ctx: JobContext, state: PassState): JobProgress {
-  return progressOf(state.tally, {
+  const keyed = state.keyed?.tally;
+  const progress = progressOf(state.tally, {
     format: state.file?.format ?? ctx.job.format,
     bytesRead: state.input?.bytes ?? 0,
-    recordsStored: state.writes.recordsStored,
+    recordsStored: state.writes.recordsStored - (keyed?.rejectedAtWrite ?? 0),
     storedThrough: state.writes.storedThrough,
     notices: state.file?.notices ?? [],
   });
+  if (keyed === undefined) return progress;
+  return {
+    ...progress,
+    recordsCreated: keyed.recordsCreated,
+    recordsUpdated: keyed.recordsUpdated,
+    recordsUnchanged: keyed.recordsUnchanged,
+  };
+}
+
+/**
+ * A keyed pass's counts start from the job's checkpoint: rows at or before it are not
+ * written again, so what they did is known only from the pass that wrote them. (A job
+ * writes one batch at a time, so a checkpoint's counts are exactly those of its rows.)
+ */
+function keyedTally(ctx: JobContext, tally: RowTally, report: ErrorReport): KeyedTally {
+  return {
+    recordsCreated: ctx.job.recordsCreated ?? 0,
+    recordsUpdated: ctx.job.recordsUpdated ?? 0,
+    recordsUnchanged: ctx.job.recordsUnchanged ?? 0,
+    rejectedAtWrite: 0,
+    reject: (rejection) => countRejection(tally, report, rejection),
+  };
 }

@@ -16,6 +16,7 @@ import {
   type IdempotencyClaim,
   type ProjectItem,
 } from '../../domain/model.js';
+import type { StoredModel } from '../../domain/record-model.js';
 import type { ControlStore, Page } from '../ports.js';
 import { guard } from '../sdk-errors.js';
 import { fromItem, whenConditionHolds } from './conditional-write.js';
@@ -84,6 +85,31 @@ export class DynamoControlStore extends DynamoJobStore implements ControlStore {
   async getProject(id: string): Promise<ProjectItem | null> {
     const item = await this.getItem(projectKey(id));
     return item ? fromItem(projectItemSchema, item, 'project') : null;
+  }
+
+  async setProjectModel(id: string, model: StoredModel, expectedVersion: number): Promise<boolean> {
+    const written = await guard(() =>
+      whenConditionHolds(() =>
+        this.client.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: marshall(projectKey(id)),
+            UpdateExpression: 'SET #m = :m',
+            // The version read by the caller: of two concurrent changes, the second is refused, not lost.
+            ConditionExpression:
+              expectedVersion === 0
+                ? 'attribute_exists(pk) AND attribute_not_exists(#m)'
+                : 'attribute_exists(pk) AND #m.#v = :v',
+            ExpressionAttributeNames: expectedVersion === 0 ? { '#m': 'model' } : { '#m': 'model', '#v': 'version' },
+            ExpressionAttributeValues: marshall(
+              expectedVersion === 0 ? { ':m': model } : { ':m': model, ':v': expectedVersion },
+              { removeUndefinedValues: true },
+            ),
+          }),
+        ),
+      ),
+    );
+    return written !== undefined;
   }
 
   async listProjects(options: { limit: number; after?: string }): Promise<Page<ProjectItem>> {

@@ -2,7 +2,6 @@ import {
   BatchWriteItemCommand,
   GetItemCommand,
   ScanCommand,
-  type AttributeValue,
   type DynamoDBClient,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
@@ -11,29 +10,17 @@ import { errors } from '../../errors.js';
 import { assertStorableRecord } from '../record-limits.js';
 import { GroupCommit } from './group-commit.js';
 import type { StoredRecord } from '../../domain/model.js';
-import type { RecordPage, RecordStore } from '../ports.js';
+import type { IndexQuery, RecordMerge, RecordPage, RecordStore } from '../ports.js';
 import { errorName, guard, isTransientStorageError, toStorageError } from '../sdk-errors.js';
 import { ensureDynamoTable } from './dynamo-tables.js';
+import { upsertDynamoRecords } from './dynamo-keyed-writes.js';
+import { fromItem, toItem } from './dynamo-record-items.js';
+import { assertIndexSlots, indexSlotDefinitions, queryDynamoIndex } from './dynamo-record-indexes.js';
 
 /** DynamoDB's BatchWriteItem takes at most 25 puts per call. */
 export const BATCH_SIZE = 25;
 const MAX_BATCH_ATTEMPTS = 10;
 
-type Item = Record<string, AttributeValue>;
-
-// Short attribute names: DynamoDB counts names towards the 400 KB item limit.
-function toItem(record: StoredRecord): Item {
-  return {
-    id: { S: record.id },
-    d: { S: record.data },
-    s: { S: record.source },
-    t: { S: record.ingestedAt },
-  };
-}
-
-function fromItem(item: Item): StoredRecord {
-  return { id: item.id?.S ?? '', data: item.d?.S ?? 'null', source: item.s?.S ?? '{}', ingestedAt: item.t?.S ?? '' };
-}
 
 export interface DynamoRecordStoreOptions {
   /** Parallel BatchWriteItem calls per putRecords call. */
@@ -59,10 +46,12 @@ export class DynamoRecordStore implements RecordStore {
   }
 
   async ensureTable(table: string): Promise<void> {
+    const slots = indexSlotDefinitions();
     await ensureDynamoTable(this.client, {
       TableName: table,
-      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }, ...slots.attributes],
       KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      GlobalSecondaryIndexes: slots.indexes,
       BillingMode: 'PAY_PER_REQUEST',
     });
   }
@@ -114,6 +103,18 @@ export class DynamoRecordStore implements RecordStore {
       if (attempt >= MAX_BATCH_ATTEMPTS) throw errors.storageUnavailable();
       await sleep(Math.min(2000, 25 * 2 ** attempt) * (0.5 + Math.random() / 2));
     }
+  }
+
+  async upsertRecords(table: string, ids: readonly string[], merge: RecordMerge): Promise<void> {
+    await upsertDynamoRecords(this.client, table, ids, merge);
+  }
+
+  async ensureIndexes(table: string): Promise<void> {
+    await assertIndexSlots(this.client, table);
+  }
+
+  async queryIndex(table: string, query: IndexQuery): Promise<RecordPage> {
+    return queryDynamoIndex(this.client, table, query);
   }
 
   async getRecord(table: string, id: string): Promise<StoredRecord | null> {

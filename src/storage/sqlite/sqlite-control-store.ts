@@ -8,6 +8,7 @@ import {
   type IdempotencyClaim,
   type ProjectItem,
 } from '../../domain/model.js';
+import type { StoredModel } from '../../domain/record-model.js';
 import { errors } from '../../errors.js';
 import type { ControlStore, Page } from '../ports.js';
 import { SqliteJobStore } from './sqlite-job-store.js';
@@ -38,6 +39,17 @@ export class SqliteControlStore extends SqliteJobStore implements ControlStore {
       () => this.database.db.prepare('SELECT doc FROM projects WHERE id = ?').get(id) as { doc: string } | undefined,
     );
     return row ? toProject(row.doc) : null;
+  }
+
+  async setProjectModel(id: string, model: StoredModel, expectedVersion: number): Promise<boolean> {
+    return this.database.transaction(() => {
+      const row = this.database.db.prepare('SELECT doc FROM projects WHERE id = ?').get(id) as { doc: string } | undefined;
+      if (!row) return false;
+      const project = toProject(row.doc);
+      if ((project.model?.version ?? 0) !== expectedVersion) return false;
+      this.database.db.prepare('UPDATE projects SET doc = ? WHERE id = ?').run(JSON.stringify({ ...project, model }), id);
+      return true;
+    });
   }
 
   async listProjects(options: { limit: number; after?: string }): Promise<Page<ProjectItem>> {

@@ -1,35 +1,40 @@
 import type { Statement } from 'better-sqlite3';
 import type { StoredRecord } from '../../domain/model.js';
-import type { RecordPage, RecordStore } from '../ports.js';
+import type { IndexQuery, RecordMerge, RecordPage, RecordStore } from '../ports.js';
 import { assertStorableRecord } from '../record-limits.js';
 import { quoteIdentifier, type SqliteDatabase } from './sqlite-database.js';
+import { indexPosition, indexRange, SqliteRecordIndex } from './sqlite-record-index.js';
 
 interface RecordRow {
   id: string;
   data: string;
   source: string;
   ingested_at: string;
+  keyed: string | null;
 }
 
 interface TableStatements {
-  upsert: Statement<[string, string, string, string]>;
+  upsert: Statement<[string, string, string, string, string | null]>;
   get: Statement<[string], RecordRow>;
   first: Statement<[number], RecordRow>;
   after: Statement<[string, number], RecordRow>;
+  index: SqliteRecordIndex;
 }
 
-const fromRow = (row: RecordRow): StoredRecord => ({
-  id: row.id,
-  data: row.data,
-  source: row.source,
-  ingestedAt: row.ingested_at,
-});
+const COLUMNS = 'id, data, source, ingested_at, keyed';
+
+export const fromRow = (row: RecordRow): StoredRecord => {
+  const record: StoredRecord = { id: row.id, data: row.data, source: row.source, ingestedAt: row.ingested_at };
+  if (row.keyed !== null) record.keyed = JSON.parse(row.keyed) as StoredRecord['keyed'];
+  return record;
+};
 
 /**
  * Records in the embedded database: one table per project (its DynamoDB table name), the
  * record's JSON text stored as sent. A put replaces the record with the same id, as
  * DynamoDB's PutItem does; a batch is one transaction, so it is stored whole or not at all.
- * Pages follow the id order.
+ * Pages follow the id order. A customer's record keeps its keyed parts as JSON in `keyed`,
+ * and its indexed values in the table's index table (see SqliteRecordIndex).
  */
 export class SqliteRecordStore implements RecordStore {
   /**
@@ -42,12 +47,7 @@ export class SqliteRecordStore implements RecordStore {
   constructor(private readonly database: SqliteDatabase) {}
 
   async ensureTable(table: string): Promise<void> {
-    this.database.guard(() => {
-      this.database.db.exec(
-        `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(table)} (
-           id TEXT PRIMARY KEY NOT NULL, data TEXT NOT NULL, source TEXT NOT NULL, ingested_at TEXT NOT NULL)`,
-      );
-    });
+    this.tableStatements(table);
   }
 
   async putRecords(table: string, records: StoredRecord[]): Promise<void> {
@@ -55,8 +55,44 @@ export class SqliteRecordStore implements RecordStore {
     for (const record of records) assertStorableRecord(record);
     const { upsert } = this.tableStatements(table);
     this.database.transaction(() => {
-      for (const record of records) upsert.run(record.id, record.data, record.source, record.ingestedAt);
+      for (const record of records) upsert.run(record.id, record.data, record.source, record.ingestedAt, null);
     });
+  }
+
+  /**
+   * One transaction reads and writes every record: the database has one writer (its file is
+   * locked by this process), so no other write can come between the read and the write.
+   */
+  async upsertRecords(table: string, ids: readonly string[], merge: RecordMerge): Promise<void> {
+    if (ids.length === 0) return;
+    const { upsert, get, index } = this.tableStatements(table);
+    this.database.transaction(() => {
+      for (const id of new Set(ids)) {
+        const row = get.get(id);
+        const current = row ? fromRow(row) : null;
+        const next = merge(id, current);
+        if (next === null) continue;
+        assertStorableRecord(next);
+        upsert.run(next.id, next.data, next.source, next.ingestedAt, next.keyed ? JSON.stringify(next.keyed) : null);
+        index.replace(id, current?.keyed?.index ?? [], next.keyed?.index ?? []);
+      }
+    });
+  }
+
+  async ensureIndexes(table: string): Promise<void> {
+    // The index table is made with the records table; each field's entries are written
+    // with its records, and those from before the field was declared by a backfill.
+    this.tableStatements(table);
+  }
+
+  async queryIndex(table: string, query: IndexQuery): Promise<RecordPage> {
+    const { index } = this.tableStatements(table);
+    const rows = this.database.guard(() => index.query(query.field, indexRange(query.match), indexPosition(query.after), query.limit + 1));
+    const items = rows.slice(0, query.limit).map(fromRow);
+    if (rows.length <= query.limit) return { items };
+    const last = items.at(-1)!;
+    const value = last.keyed?.index.find((entry) => entry.field === query.field)?.value ?? '';
+    return { items, lastId: JSON.stringify([value, last.id]) };
   }
 
   async getRecord(table: string, id: string): Promise<StoredRecord | null> {
@@ -80,19 +116,27 @@ export class SqliteRecordStore implements RecordStore {
     let statements = this.statements.get(table);
     if (!statements) {
       const name = quoteIdentifier(table);
-      statements = this.database.guard(() => ({
-        upsert: this.database.db.prepare<[string, string, string, string]>(
-          `INSERT INTO ${name} (id, data, source, ingested_at) VALUES (?, ?, ?, ?)
-           ON CONFLICT (id) DO UPDATE SET data = excluded.data, source = excluded.source, ingested_at = excluded.ingested_at`,
-        ),
-        get: this.database.db.prepare<[string], RecordRow>(`SELECT id, data, source, ingested_at FROM ${name} WHERE id = ?`),
-        first: this.database.db.prepare<[number], RecordRow>(
-          `SELECT id, data, source, ingested_at FROM ${name} ORDER BY id LIMIT ?`,
-        ),
-        after: this.database.db.prepare<[string, number], RecordRow>(
-          `SELECT id, data, source, ingested_at FROM ${name} WHERE id > ? ORDER BY id LIMIT ?`,
-        ),
-      }));
+      statements = this.database.guard(() => {
+        const db = this.database.db;
+        db.exec(
+          `CREATE TABLE IF NOT EXISTS ${name} (
+             id TEXT PRIMARY KEY NOT NULL, data TEXT NOT NULL, source TEXT NOT NULL, ingested_at TEXT NOT NULL, keyed TEXT)`,
+        );
+        // Tables made before customer records lack the column; adding a nullable column is instant.
+        const columns = db.prepare(`PRAGMA table_info(${name})`).all() as { name: string }[];
+        if (!columns.some((column) => column.name === 'keyed')) db.exec(`ALTER TABLE ${name} ADD COLUMN keyed TEXT`);
+        return {
+          upsert: db.prepare<[string, string, string, string, string | null]>(
+            `INSERT INTO ${name} (${COLUMNS}) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data, source = excluded.source,
+               ingested_at = excluded.ingested_at, keyed = excluded.keyed`,
+          ),
+          get: db.prepare<[string], RecordRow>(`SELECT ${COLUMNS} FROM ${name} WHERE id = ?`),
+          first: db.prepare<[number], RecordRow>(`SELECT ${COLUMNS} FROM ${name} ORDER BY id LIMIT ?`),
+          after: db.prepare<[string, number], RecordRow>(`SELECT ${COLUMNS} FROM ${name} WHERE id > ? ORDER BY id LIMIT ?`),
+          index: new SqliteRecordIndex(db, table, COLUMNS),
+        };
+      });
       this.statements.set(table, statements);
     }
     return statements;
