@@ -22,6 +22,8 @@ export interface ByteSource {
 
 interface SourceOptions {
   maxDecompressedBytes: number;
+  /** Decompressed bytes allowed per compressed byte read (past RATIO_CHECK_FLOOR_BYTES). */
+  maxInflationRatio?: number;
   signal?: AbortSignal | undefined;
 }
 
@@ -44,13 +46,35 @@ function toFileError(err: unknown): unknown {
 }
 
 /**
- * Counts the decompressed bytes and fails the moment they pass the limit; the
- * error tears the whole pipeline down, so reading the compressed input stops too.
+ * Inflation allowed by default: decompressed bytes per compressed byte. gzip cannot pass
+ * about 1032:1, which is what a bomb of zeros reaches; customer files (CSV, JSON, XML of
+ * real records) compress 3:1 to 20:1, and even a file of one row repeated stays far below
+ * this. So the default refuses bombs within their first megabytes and no honest file.
+ */
+export const DEFAULT_MAX_INFLATION_RATIO = 400;
+
+/**
+ * The ratio is judged only past this many decompressed bytes: a small file may inflate as
+ * much as it likes (a few kilobytes of zeros cost nothing), and the first compressed block
+ * read says little about the ratio of the whole.
+ */
+export const RATIO_CHECK_FLOOR_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Counts the decompressed bytes and fails the moment they pass the limit, or inflate past
+ * `maxRatio` times the compressed bytes read so far; the error tears the whole pipeline
+ * down, so reading the compressed input stops too. The ratio bound is what stops a bomb
+ * early: a 12 MB gzip of 12 GB would otherwise keep a poller slot busy until the total
+ * limit (tens of GiB) is reached.
  */
 class DecompressedSizeGuard extends Transform {
   private total = 0;
 
-  constructor(private readonly limit: number) {
+  constructor(
+    private readonly limit: number,
+    private readonly maxRatio: number,
+    private readonly compressedRead: () => number,
+  ) {
     super();
   }
 
@@ -61,6 +85,17 @@ class DecompressedSizeGuard extends Transform {
         new FileRejectedError(
           'decompressed_too_large',
           `the file decompresses to more than ${this.limit} bytes`,
+        ),
+      );
+      return;
+    }
+    const compressed = Math.max(1, this.compressedRead());
+    if (this.total > RATIO_CHECK_FLOOR_BYTES && this.total / compressed > this.maxRatio) {
+      callback(
+        new FileRejectedError(
+          'decompressed_too_large',
+          `the file inflates more than ${this.maxRatio} times (${this.total} bytes from the first ${compressed} compressed bytes): ` +
+            'no data file compresses that well, a compression bomb does',
         ),
       );
       return;
@@ -97,13 +132,22 @@ export async function openByteSource(input: Readable, opts: SourceOptions): Prom
   const second = first && first.length > 1 ? first[1] : rawHead.parts[1]?.[0];
   const compressed = first?.[0] === 0x1f && second === 0x8b;
 
+  let compressedRead = 0;
   async function* rawChunks(): AsyncGenerator<Buffer> {
-    yield* rawHead.parts;
+    for (const part of rawHead.parts) {
+      compressedRead += part.length;
+      yield part;
+    }
     if (rawHead.done) return;
-    for await (const chunk of { [Symbol.asyncIterator]: () => rawIterator }) yield toBuffer(chunk);
+    for await (const chunk of { [Symbol.asyncIterator]: () => rawIterator }) {
+      const bytes = toBuffer(chunk);
+      compressedRead += bytes.length;
+      yield bytes;
+    }
   }
 
-  const output = compressed ? new DecompressedSizeGuard(opts.maxDecompressedBytes) : undefined;
+  const maxRatio = opts.maxInflationRatio ?? DEFAULT_MAX_INFLATION_RATIO;
+  const output = compressed ? new DecompressedSizeGuard(opts.maxDecompressedBytes, maxRatio, () => compressedRead) : undefined;
   let content: AsyncIterator<Buffer>;
   if (output) {
     // The guard is the pipeline's last stage: its readable side is what the

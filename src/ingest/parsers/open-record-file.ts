@@ -82,7 +82,11 @@ function assertLimits(opts: OpenOptions): void {
 export async function openRecordFile(input: Readable, opts: OpenOptions): Promise<OpenedFile> {
   assertLimits(opts);
   opts.signal?.throwIfAborted();
-  const source = await openByteSource(input, { maxDecompressedBytes: opts.maxDecompressedBytes, signal: opts.signal });
+  const source = await openByteSource(input, {
+    maxDecompressedBytes: opts.maxDecompressedBytes,
+    maxInflationRatio: opts.maxInflationRatio,
+    signal: opts.signal,
+  });
   let rows: AsyncIterable<ParsedRow>;
   const notices: string[] = [];
   let format: FileFormat;

@@ -40,6 +40,11 @@ export interface OpenOptions {
   contentType?: string;
   /** gzip bomb guard: fail the file past this many decompressed bytes (gzip input only). */
   maxDecompressedBytes: number;
+  /**
+   * gzip bomb guard: fail the file once it inflates past this many decompressed bytes per
+   * compressed byte (judged past 16 MiB). Defaults to DEFAULT_MAX_INFLATION_RATIO.
+   */
+  maxInflationRatio?: number;
   /** A single record/line/element larger than this fails the file; memory stays flat. */
   maxRecordBytes: number;
   /**
