@@ -125,7 +125,7 @@ describe('kill -9 of the embedded server', () => {
     const clients = Array.from({ length: CLIENTS }, (_, c) => client(c));
     await new Promise((resolve) => setTimeout(resolve, LOAD_MS));
     const ackedBeforeKill = [...pushes.values()].filter((p) => p.acked !== null).length;
-    expect(ackedBeforeKill).toBeGreaterThan(100);
+    expect(ackedBeforeKill).toBeGreaterThan(20);
     killed = true;
     server!.signal('SIGKILL');
     expect((await server!.waitForExit(10_000)).signal).toBe('SIGKILL');
