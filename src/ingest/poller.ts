@@ -48,6 +48,10 @@ export class Poller {
   readonly owner = `poller-${randomUUID()}`;
   private readonly runner: JobRunner;
   private readonly running = new Map<string, Promise<void>>();
+  /** Jobs running here per project, for the fair share of slots (mayClaim). */
+  private readonly runningPerProject = new Map<string, number>();
+  /** Where the next pass starts in the list of projects: each pass starts one further. */
+  private passStart = 0;
   private readonly abort = new AbortController();
   private wakeUp: (() => void) | undefined;
   private loop: Promise<void> | undefined;
@@ -106,11 +110,18 @@ export class Poller {
     }
   }
 
-  /** One pass over every project; returns how many unfinished objects it saw. */
+  /**
+   * One pass over every project; returns how many unfinished objects it saw. Projects are
+   * visited from a different one each pass, so no project is always first in line for a
+   * free slot.
+   */
   async pollOnce(): Promise<number> {
     let found = 0;
     let oldest = 0;
-    for await (const project of this.deps.projects.all()) {
+    const projects: ProjectItem[] = [];
+    for await (const project of this.deps.projects.all()) projects.push(project);
+    const start = projects.length === 0 ? 0 : this.passStart++ % projects.length;
+    for (const project of [...projects.slice(start), ...projects.slice(0, start)]) {
       for await (const page of this.deps.objects.list(project.bucketName, PREFIXES.incoming)) {
         for (const object of page) {
           if (this.abort.signal.aborted) return found;
@@ -150,12 +161,31 @@ export class Poller {
       await this.deps.objects.move(project.bucketName, object.key, target);
       return 'settled';
     }
-    if (this.running.size >= this.options.concurrency) return 'pending';
+    if (!this.mayClaim(project.id)) return 'pending';
     const claimed = await this.deps.control.claimJob(project.id, jobId, this.owner, this.options.leaseMs);
     if (!claimed) return 'claimed';
-    const work = this.execute(project, claimed).finally(() => this.running.delete(jobId));
+    this.runningPerProject.set(project.id, (this.runningPerProject.get(project.id) ?? 0) + 1);
+    const work = this.execute(project, claimed).finally(() => {
+      this.running.delete(jobId);
+      const left = (this.runningPerProject.get(project.id) ?? 1) - 1;
+      if (left > 0) this.runningPerProject.set(project.id, left);
+      else this.runningPerProject.delete(project.id);
+    });
     this.running.set(jobId, work);
     return 'claimed';
+  }
+
+  /**
+   * Whether a job of this project may take a slot. The last free slot is kept for a project
+   * that runs nothing here: otherwise one project's backlog (a few huge or hostile files)
+   * fills every slot, and another project's two-row file waits for them all. With one slot
+   * there is nothing to keep; with more, a busy project uses all but one.
+   */
+  private mayClaim(projectId: string): boolean {
+    const free = this.options.concurrency - this.running.size;
+    if (free <= 0) return false;
+    if (this.options.concurrency === 1 || free > 1) return true;
+    return (this.runningPerProject.get(projectId) ?? 0) === 0;
   }
 
   private async execute(project: ProjectItem, job: JobItem): Promise<void> {
