@@ -112,9 +112,16 @@ export function scalarText(value: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * What a key field without a `normalize` entry gets: the same customer typed with other
+ * case, spacing or Unicode composition is the same customer. `normalize: {field: []}`
+ * compares the value exactly.
+ */
+export const DEFAULT_KEY_NORMALIZERS: readonly Normalizer[] = ['trim', 'nfc', 'lowercase'];
+
 export function normalizeKeyValue(value: string, normalizers: readonly Normalizer[] | undefined): string {
   let out = value;
-  for (const step of normalizers ?? []) {
+  for (const step of normalizers ?? DEFAULT_KEY_NORMALIZERS) {
     if (step === 'trim') out = out.trim();
     else if (step === 'lowercase') out = out.toLowerCase();
     else if (step === 'nfc') out = out.normalize('NFC');

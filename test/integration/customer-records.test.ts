@@ -161,6 +161,19 @@ describe.each(MODES)('customer records (%s mode)', (mode) => {
       expect(res.body.version).toBe(2);
     });
 
+    it('a key field without normalizers is trimmed, NFC-composed and lowercased; [] compares exactly', async () => {
+      const loose = await keyedProject({ key: { fields: ['email'] }, merge: 'merge' });
+      await push(loose, { email: ' Zoë@Example.com', a: 1 });
+      const same = await push(loose, { email: 'zoe\u0308@example.COM ', b: 2 });
+      expect(same.body.records[0].status).toBe('updated');
+      expect((await byKey(loose, { email: 'ZOË@example.com' })).body.data).toMatchObject({ a: 1, b: 2 });
+      const exact = await keyedProject({ key: { fields: ['email'], normalize: { email: [] } }, merge: 'merge' });
+      await push(exact, { email: 'Zoe@example.com' });
+      expect((await push(exact, { email: 'zoe@example.com' })).body.records[0].status).toBe('created');
+      expect((await byKey(exact, { email: 'zoe@example.com' })).status).toBe(200);
+      expect((await byKey(exact, { email: 'ZOE@example.com' })).status).toBe(404);
+    });
+
     it('replace: the newer write wins whole; first: the first write wins and later ones add provenance', async () => {
       const replace = await keyedProject({ key: { fields: ['email'] }, merge: 'replace' });
       await push(replace, { email: 'r@example.com', a: 1 });
@@ -197,7 +210,7 @@ describe.each(MODES)('customer records (%s mode)', (mode) => {
       const res = await byKey(p, { 'contact.phone': '442079460958', country: 'GB' });
       expect(res.status, res.text).toBe(200);
       expect(res.body.data).toMatchObject({ a: 1, b: 2 });
-      expect(res.body.key).toEqual({ 'contact.phone': '442079460958', country: 'GB' });
+      expect(res.body.key).toEqual({ 'contact.phone': '442079460958', country: 'gb' });
     });
   });
 
