@@ -1,5 +1,10 @@
 import { ConfigError, loadConfig } from '../config.js';
-import { migrateEarlierEmbeddedData, MigrationError, type MigrationProgress } from '../storage/migrate-earlier-embedded.js';
+import {
+  migrateEarlierEmbeddedData,
+  MigrationError,
+  NothingToMigrateError,
+  type MigrationProgress,
+} from '../storage/migrate-earlier-embedded.js';
 import { StoreOpenError } from '../storage/sqlite/sqlite-database.js';
 
 /**
@@ -75,7 +80,7 @@ function fail(error: unknown): never {
   }
   console.error(`Migration failed: ${message}`);
   if (!known && error instanceof Error && error.stack) console.error(error.stack);
-  console.error('The earlier data is unchanged: running the migration again is safe.');
+  if (!(error instanceof NothingToMigrateError)) console.error('The earlier data is unchanged: running the migration again is safe.');
   process.exit(1);
 }
 

@@ -49,6 +49,11 @@ export class MigrationError extends Error {
   override name = 'MigrationError';
 }
 
+/** The data directory holds nothing of an earlier release. */
+export class NothingToMigrateError extends MigrationError {
+  override name = 'NothingToMigrateError';
+}
+
 type ControlKind = keyof ControlCounts;
 
 const KIND_BY_PREFIX: Record<string, ControlKind> = {

@@ -6,6 +6,7 @@ import {
   copyControl,
   copyRecords,
   MigrationError,
+  NothingToMigrateError,
   verifyControl,
   verifyRecords,
   type ControlCounts,
@@ -18,7 +19,7 @@ import { SqliteControlStore } from './sqlite/sqlite-control-store.js';
 import { SqliteDatabase } from './sqlite/sqlite-database.js';
 import { SqliteRecordStore } from './sqlite/sqlite-record-store.js';
 
-export { MigrationError, type MigrationProgress } from './migrate-copy.js';
+export { MigrationError, NothingToMigrateError, type MigrationProgress } from './migrate-copy.js';
 
 export interface MigrateOptions {
   dataDir: string;
@@ -50,7 +51,7 @@ export async function migrateEarlierEmbeddedData(options: MigrateOptions): Promi
   if (!fs.existsSync(oldDir)) {
     const kept = migratedDirs(dataDir);
     if (kept.length > 0 && fs.existsSync(database)) return { status: 'already-migrated', database, keptDir: kept[0]! };
-    throw new MigrationError(
+    throw new NothingToMigrateError(
       `There is no data of an earlier release to migrate in ${dataDir} (no ${path.basename(oldDir)}/ directory). ` +
         'Check INTAKE_DATA_DIR.',
     );
@@ -162,6 +163,7 @@ function removeWorkFiles(work: string): void {
 
 function migratedDirs(dataDir: string): string[] {
   const base = path.basename(earlierEngineDir(dataDir)) + MIGRATED_SUFFIX;
+  if (!fs.existsSync(dataDir)) return [];
   return fs
     .readdirSync(dataDir)
     .filter((name) => name === base || name.startsWith(`${base}.`))
