@@ -158,15 +158,15 @@ describe('the server as npm start runs it', () => {
 });
 
 describe("the README's curl tour", () => {
-  it('runs as written against a fresh server', async () => {
+  it('runs as written against a fresh server, and again on the same data', async () => {
     const readme = await fs.readFile(path.join(REPO_ROOT, 'README.md'), 'utf8');
     const tour = readme.slice(readme.indexOf('<!-- tour:start -->'), readme.indexOf('<!-- tour:end -->'));
     const script = [...tour.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1]).join('\n');
     expect(script).toContain('curl');
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'intake-tour-'));
     const server = await spawnServer({ env: { INTAKE_DATA_DIR: path.join(dir, 'data'), INTAKE_POLL_INTERVAL_MS: '200' } });
-    try {
-      const result = await new Promise<{ code: number | null; out: string }>((resolve) => {
+    const runTour = () =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
         const child = spawn('bash', ['-euo', 'pipefail', '-c', script], {
           cwd: dir,
           env: { ...process.env, INTAKE: server.baseUrl },
@@ -181,21 +181,28 @@ describe("the README's curl tour", () => {
           resolve({ code, out });
         });
       });
-      expect(result.out).not.toContain('internal_error');
-      expect(result.code, result.out).toBe(0);
-      expect(result.out).toContain('"status":"ready"');
-      expect(result.out).toContain('"id":"acme"');
-      expect(result.out).toContain('"accepted":1');
-      // Read back by id: every digit as sent (the pages need not hold a given record).
-      expect(result.out).toContain('"ltv":0.1000000000000000055511151231257827');
-      expect(result.out).toContain('"code":"not_an_object"');
-      expect(result.out).toContain('"code":"invalid_json"');
-      expect(result.out).toContain('"status":"succeeded"');
-      expect(result.out).toContain('"status":"revoked"');
-      expect(result.out).toMatch(/"code":"unauthenticated".*revoked/);
+    try {
+      // The second run finds the project, the earlier key (revoked) and the records of the first.
+      for (const run of [1, 2]) {
+        const result = await runTour();
+        expect(result.out, `run ${run}`).not.toContain('internal_error');
+        expect(result.code, `run ${run}: ${result.out}`).toBe(0);
+        expect(result.out).toContain('"status":"ready"');
+        expect(result.out).toContain('"id":"acme"');
+        if (run === 2) expect(result.out).toContain('"code":"project_exists"');
+        expect(result.out).toContain('"accepted":1');
+        // Read back by id: every digit as sent (the pages need not hold a given record).
+        expect(result.out).toContain('"ltv":0.1000000000000000055511151231257827');
+        expect(result.out).toContain('"code":"not_an_object"');
+        expect(result.out).toContain('"code":"invalid_json"');
+        expect(result.out).toContain('"status":"succeeded"');
+        expect(result.out).toContain('"status":"revoked"');
+        // The key revoked is the one this run issued: its last request is refused.
+        expect(result.out.trimEnd()).toMatch(/"code":"unauthenticated","message":"The API key is revoked\."[^\n]*$/);
+      }
     } finally {
       await server.stop('SIGTERM');
       await fs.rm(dir, { recursive: true, force: true });
     }
-  });
+  }, 240_000);
 });
