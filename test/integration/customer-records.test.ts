@@ -335,6 +335,11 @@ describe.each(MODES)('customer records (%s mode)', (mode) => {
         expect(csvJob).toMatchObject({ status: 'partial', rowsRead: 4, recordsWritten: 3, rowsRejected: 1 });
         expect(csvJob).toMatchObject({ recordsCreated: 1, recordsUpdated: 2, recordsUnchanged: 0 });
         expect(csvJob.errors).toEqual([{ row: 3, code: 'missing_key', message: 'The key field email is empty.' }]);
+        const ndjson = '{"email":{"a":1},"x":1}\n{"email":["a"]}\n{"email":"carol@example.com","x":2}\n{"x":3}\n';
+        const badKeys = await waitForJob(t, p, (await uploadFile(t, p, 'keys.ndjson', ndjson, 'application/x-ndjson')).jobId);
+        expect(badKeys).toMatchObject({ status: 'partial', rowsRead: 4, recordsWritten: 1, rowsRejected: 3, recordsCreated: 1 });
+        expect(badKeys.errors.map((e) => [e.row, e.code])).toEqual([[1, 'invalid_key'], [2, 'invalid_key'], [4, 'missing_key']]);
+        expect((await byKey(p, { email: 'carol@example.com' })).body.data).toEqual({ email: 'carol@example.com', x: 2 });
         const xmlJob = await waitForJob(t, p, (await uploadFile(t, p, 'support.xml', xml, 'application/xml')).jobId);
         expect(xmlJob).toMatchObject({ status: 'succeeded', recordsUpdated: 1 });
 
@@ -348,12 +353,12 @@ describe.each(MODES)('customer records (%s mode)', (mode) => {
         expect(provenance.plan!.source).toMatchObject({ type: 'file', fileName: 'billing.csv', row: 4, jobId: csvJob.id });
         expect(provenance.ticket!.source).toMatchObject({ type: 'file', fileName: 'support.xml', row: 1, jobId: xmlJob.id });
         expect(provenance.email!.source).toMatchObject({ fileName: 'support.xml' });
-        expect(await storedRecords(t, p)).toHaveLength(2);
+        expect(await storedRecords(t, p)).toHaveLength(3);
 
         const byId = await request(t.app).get(`/v1/projects/${p.id}/records/${res.body.id}`).set(p.auth);
         expect(byId.body).toEqual({ ...res.body, provenance: undefined });
         const list = await request(t.app).get(`/v1/projects/${p.id}/records`).set(p.auth);
-        expect(list.body.items).toHaveLength(2);
+        expect(list.body.items).toHaveLength(3);
         expect(list.body.items[0]).toHaveProperty('key');
       } finally {
         await poller.stop();
