@@ -9,6 +9,7 @@ import { watchStorageFailures } from '../observability/storage-watch.js';
 import { createServices } from '../services.js';
 import { Poller } from '../ingest/poller.js';
 import { createStorage } from '../storage/create-storage.js';
+import { assertNoEarlierEmbeddedData } from '../storage/embedded-data-dir.js';
 import { resolveAdminToken } from './admin-token.js';
 import { GracefulShutdown } from './graceful-shutdown.js';
 
@@ -24,6 +25,9 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  // Before anything writes to the data directory: a start refused over an earlier
+  // release's data must leave that directory as it found it (no generated admin token).
+  if (config.storage === 'embedded') assertNoEarlierEmbeddedData(config.dataDir);
   const admin = await resolveAdminToken(config);
   // A Slack webhook URL carries its own credential: it is masked like the admin token.
   const secrets = config.alertWebhookUrl ? [admin.token, config.alertWebhookUrl] : [admin.token];
