@@ -112,6 +112,25 @@ describe('connections of requests answered before their body was read', () => {
     expect(await storedRecordCount(t, p)).toBe(0);
   });
 
+  it('429: an address past its failed attempts is answered and closed while the body trickles in', async () => {
+    const limited = await createTestApp({ env: { INTAKE_UNAUTH_RATE_LIMIT_REQUESTS: '1' } });
+    const limitedServer = createHttpServer(limited.app, limited.config.http);
+    await new Promise<void>((resolve) => limitedServer.listen(0, '127.0.0.1', resolve));
+    const limitedPort = (limitedServer.address() as AddressInfo).port;
+    try {
+      const refused = await exchange(limitedPort, head({ 'Content-Type': 'application/json' }, 1_000_000_000), 'trickle');
+      expect(refused.status).toBe(401);
+      const throttled = await exchange(limitedPort, head({ 'Content-Type': 'application/json' }, 1_000_000_000), 'trickle');
+      expect(throttled.status).toBe(429);
+      expect(throttled.code).toBe('rate_limited');
+      expect(throttled.closedAfterMs).toBeLessThan(CLOSED_WITHIN_MS);
+    } finally {
+      limitedServer.closeAllConnections();
+      await new Promise((resolve) => limitedServer.close(resolve));
+      await limited.close();
+    }
+  });
+
   it('keeps the connection of a request whose body was read', async () => {
     const socket = net.connect(port, '127.0.0.1');
     await new Promise((resolve) => socket.once('connect', resolve));
