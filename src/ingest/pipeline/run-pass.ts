@@ -33,10 +33,11 @@ export interface PassResult {
 }
 
 /**
- * Rows per keyed batch at least: rows of one customer fold only within a batch, and in
- * DynamoDB one batch's records are read with one BatchGetItem (up to 100 keys).
+ * Rows per keyed batch at least: rows of one customer fold only within a batch, and a
+ * keyed job writes one batch at a time, so a batch must be large enough to keep storage
+ * busy (in DynamoDB: BatchGetItem calls of 100 keys side by side, then conditional puts).
  */
-const MIN_KEYED_BATCH_ROWS = 100;
+const MIN_KEYED_BATCH_ROWS = 500;
 
 /** What one pass carries from step to step. */
 interface PassState {

@@ -78,18 +78,22 @@ async function upsertOne(client: DynamoDBClient, table: string, id: string, read
 /** The records as stored now (consistent reads), by id; UnprocessedKeys are asked for again. */
 async function readRecords(client: DynamoDBClient, table: string, ids: readonly string[]): Promise<Map<string, StoredRecord>> {
   const found = new Map<string, StoredRecord>();
-  for (let i = 0; i < ids.length; i += GET_BATCH) {
-    let keys: Item[] | undefined = ids.slice(i, i + GET_BATCH).map((id) => ({ id: { S: id } }));
-    for (let attempt = 1; keys !== undefined && keys.length > 0; attempt++) {
-      if (attempt > 10) throw errors.storageUnavailable();
-      const request: Item[] = keys;
-      const out = await guard(() =>
-        client.send(new BatchGetItemCommand({ RequestItems: { [table]: { Keys: request, ConsistentRead: true } } })),
-      );
-      for (const item of out.Responses?.[table] ?? []) found.set(item.id?.S ?? '', fromItem(item));
-      keys = out.UnprocessedKeys?.[table]?.Keys;
-      if (keys !== undefined && keys.length > 0) await sleep(Math.min(1000, 20 * 2 ** attempt) * Math.random());
-    }
-  }
+  const chunks: string[][] = [];
+  for (let i = 0; i < ids.length; i += GET_BATCH) chunks.push(ids.slice(i, i + GET_BATCH));
+  await Promise.all(chunks.map((chunk) => readChunk(client, table, chunk, found)));
   return found;
+}
+
+async function readChunk(client: DynamoDBClient, table: string, ids: readonly string[], found: Map<string, StoredRecord>): Promise<void> {
+  let keys: Item[] | undefined = ids.map((id) => ({ id: { S: id } }));
+  for (let attempt = 1; keys !== undefined && keys.length > 0; attempt++) {
+    if (attempt > 10) throw errors.storageUnavailable();
+    const request: Item[] = keys;
+    const out = await guard(() =>
+      client.send(new BatchGetItemCommand({ RequestItems: { [table]: { Keys: request, ConsistentRead: true } } })),
+    );
+    for (const item of out.Responses?.[table] ?? []) found.set(item.id?.S ?? '', fromItem(item));
+    keys = out.UnprocessedKeys?.[table]?.Keys;
+    if (keys !== undefined && keys.length > 0) await sleep(Math.min(1000, 20 * 2 ** attempt) * Math.random());
+  }
 }
