@@ -3,7 +3,7 @@
 // told apart through the API. Run by test/integration/storage-contract.test.ts.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_ITEM_BYTES, storedRecordSize } from '../../../src/domain/records.service.js';
+import { MAX_ITEM_BYTES, storedRecordSize } from '../../../src/domain/record-builder.js';
 import type { ApiKeyItem, JobItem, ProjectItem, StoredRecord } from '../../../src/domain/model.js';
 import type { ControlStore, RateCounterStore, RecordStore } from '../../../src/storage/ports.js';
 import { appErrorCode, freshName, rejectionOf } from './contract-helpers.js';
