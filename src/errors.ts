@@ -47,6 +47,8 @@ export const errors = {
     ),
   malformedJson: (detail: string) =>
     new AppError(400, 'malformed_json', `The request body is not valid JSON: ${detail}`),
+  duplicateKey: (detail: string) =>
+    new AppError(400, 'duplicate_key', `A key is repeated with different values: ${detail}`),
   invalidUtf8: () => new AppError(400, 'invalid_utf8', 'The request body is not valid UTF-8.'),
   invalidBody: (message: string) => new AppError(400, 'invalid_body', message),
   invalidCursor: () =>

@@ -108,14 +108,68 @@ export function tooDeepError(limit: number): AppError {
  * recursion, before any parser sees the text) and malformed_json.
  */
 export function parseJsonExact(text: string, maxDepth: number): unknown {
+  return parseExact(text, maxDepth, errors.malformedJson);
+}
+
+/**
+ * parseJsonExact for the text of one record among several (an array element, an NDJSON
+ * line): a key repeated with another value is then that record's own fault, duplicate_key,
+ * rather than the whole text's. It is well-formed JSON (RFC 8259 only says names SHOULD be
+ * unique) whose meaning is ambiguous, so the record is refused, never half-read.
+ */
+export function parseRecordJson(text: string, maxDepth: number): unknown {
+  return parseExact(text, maxDepth, errors.duplicateKey);
+}
+
+function parseExact(text: string, maxDepth: number, duplicateKey: (detail: string) => AppError): unknown {
   if (jsonDepthExceeds(text, maxDepth)) throw tooDeepError(maxDepth);
   const plain = parsePlainJson(text);
   if (plain !== undefined) return plain;
   try {
     return parse(text);
   } catch (error) {
-    throw errors.malformedJson(error instanceof Error ? error.message.slice(0, 200) : 'parse error');
+    const detail = error instanceof Error ? error.message.slice(0, 200) : 'parse error';
+    // lossless-json words a repeated key so; every other message is a syntax error.
+    if (detail.startsWith('Duplicate key')) throw duplicateKey(detail);
+    throw errors.malformedJson(detail);
   }
+}
+
+/** Codes of parseJsonExact that fault one record alone; any other makes the text unreadable. */
+export const RECORD_PARSE_CODES: ReadonlySet<string> = new Set(['too_deep', 'duplicate_key']);
+
+/**
+ * The texts of the elements of a top-level JSON array, found without parsing them and
+ * without recursion (a depth counter and a string flag), so that each element can be
+ * parsed and judged on its own. Undefined when the text is not one array. The slices are
+ * not validated here: parsing each of them is what tells a well-formed array.
+ */
+export function splitJsonArrayText(text: string): string[] | undefined {
+  const start = text.search(/\S/);
+  if (start === -1 || text.charCodeAt(start) !== 91 /* [ */) return undefined;
+  const elements: string[] = [];
+  let depth = 1;
+  let inString = false;
+  let elementStart = start + 1;
+  let i = start + 1;
+  for (; i < text.length && depth > 0; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92 /* \ */) i++;
+      else if (c === 34 /* " */) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 /* { */ || c === 91 /* [ */) depth++;
+    else if (c === 125 /* } */ || c === 93 /* ] */) {
+      if (--depth === 0) elements.push(text.slice(elementStart, i));
+    } else if (c === 44 /* , */ && depth === 1) {
+      elements.push(text.slice(elementStart, i));
+      elementStart = i + 1;
+    }
+  }
+  if (depth > 0 || text.slice(i).trim().length > 0) return undefined;
+  // `[]` and `[ ]` hold no element rather than one empty one.
+  if (elements.length === 1 && elements[0]!.trim().length === 0) return [];
+  return elements;
 }
 
 export function isPlainRecord(value: unknown): value is Record<string, unknown> {

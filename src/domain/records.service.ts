@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
-import { errors } from '../errors.js';
 import type { ProjectItem, StoredRecord } from './model.js';
 import type { ControlStore, RecordPage, RecordStore } from '../storage/ports.js';
 import { deterministicId, newRecordId } from './ids.js';
-import { decodeUtf8, isPlainRecord, parseJsonExact, toJsonText } from './json-text.js';
+import { AppError, errors } from '../errors.js';
+import {
+  decodeUtf8, isPlainRecord, parseJsonExact, parseRecordJson, RECORD_PARSE_CODES, splitJsonArrayText, toJsonText,
+} from './json-text.js';
 import { countOutcomes, keyedChangeOf, writeKeyedChanges, type KeyedCounts } from './keyed-records.js';
 import { buildRecord } from './record-builder.js';
 import type { KeyedChange } from './record-merge.js';
@@ -256,7 +258,21 @@ export class RecordService {
 
   /** A JSON body: one object, or an array whose elements are each checked on their own. */
   private splitJson(text: string): Candidate[] {
-    const value = parseJsonExact(text, this.limits.maxJsonDepth);
+    let value: unknown;
+    try {
+      value = parseJsonExact(text, this.limits.maxJsonDepth);
+    } catch (error) {
+      // One element too deep or with a repeated key fails the parse of the whole body, yet
+      // it is that record's fault alone: an array is then split into its elements and each
+      // is parsed on its own (the common, clean body keeps the one-pass parse above). The
+      // depth limit applies to each element, as it does to a JSON array file's.
+      const elements = error instanceof AppError ? splitJsonArrayText(text) : undefined;
+      if (elements === undefined) throw error;
+      return elements.map((element, index) => this.parseRecordText(element, index, (fault) => {
+        // Anything else wrong in an element (a syntax error) leaves the body unreadable.
+        throw fault;
+      }));
+    }
     if (isPlainRecord(value)) return [{ index: 0, value }];
     if (!Array.isArray(value)) {
       throw errors.invalidBody('The body must be a JSON object or an array of objects.');
@@ -278,13 +294,24 @@ export class RecordService {
       if (candidates.length >= this.limits.maxRecordsPerRequest) {
         throw errors.tooManyRecords(this.limits.maxRecordsPerRequest);
       }
-      try {
-        candidates.push({ index, value: parseJsonExact(line, this.limits.maxJsonDepth) });
-      } catch (error) {
-        const message = error instanceof Error ? error.message : 'invalid JSON';
-        candidates.push({ index, error: { index, code: 'invalid_json', message } });
-      }
+      // A line that is not JSON at all keeps the documented code invalid_json.
+      candidates.push(this.parseRecordText(line, index, (fault) => ({ index, code: 'invalid_json', message: fault.message })));
     }
     return candidates;
   }
+
+  /**
+   * One record's text as a candidate: a too-deep or repeated-key record becomes its own
+   * error with its code; any other parse failure is handed to `onUnreadable`.
+   */
+  private parseRecordText(text: string, index: number, onUnreadable: (fault: Error) => RecordError): Candidate {
+    try {
+      return { index, value: parseRecordJson(text, this.limits.maxJsonDepth) };
+    } catch (error) {
+      if (isRecordFault(error)) return { index, error: { index, code: error.code, message: error.message } };
+      return { index, error: onUnreadable(error instanceof Error ? error : new Error('invalid JSON')) };
+    }
+  }
 }
+
+const isRecordFault = (error: unknown): error is AppError => error instanceof AppError && RECORD_PARSE_CODES.has(error.code);

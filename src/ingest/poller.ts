@@ -18,6 +18,8 @@ export interface PollerOptions {
   writeConcurrency?: number;
   leaseMs: number;
   maxDecompressedBytes: number;
+  /** Nesting allowed in one record of a file (INTAKE_MAX_JSON_DEPTH); unset, the parsers' default. */
+  maxRecordDepth?: number;
   /**
    * An object that appeared without the API is left alone until it is this old, so a
    * writer still copying it into place is not read half-way.
@@ -67,6 +69,7 @@ export class Poller {
       owner: this.owner,
       leaseMs: options.leaseMs,
       maxDecompressedBytes: options.maxDecompressedBytes,
+      maxRecordDepth: options.maxRecordDepth,
       writeConcurrency: options.writeConcurrency,
       checkpointIntervalMs: options.checkpointIntervalMs,
       maxAttempts: options.maxAttempts,

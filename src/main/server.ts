@@ -55,6 +55,8 @@ async function main(): Promise<void> {
         checkpointIntervalMs: config.poller.checkpointIntervalMs,
         maxAttempts: config.poller.maxAttempts,
         maxDecompressedBytes: config.limits.maxDecompressedBytes,
+        // A record a push refuses as too deep is refused in a file too.
+        maxRecordDepth: config.limits.maxJsonDepth,
       },
     );
   }

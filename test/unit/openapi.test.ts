@@ -46,6 +46,7 @@ const UNREACHABLE_CODES: Record<string, string> = {
   request_aborted: 'the client has gone and never reads the answer',
   record_too_large:
     "the record stores' own guard: the record builder refuses such a record first, as a per-record error of a push or a row error of a job",
+  duplicate_key: 'a per-record error of an array or NDJSON push (documented there); a single-object body that repeats a key is malformed_json',
 };
 
 const oas = new OpenApiContract(doc, NOT_ERROR_MODEL);

@@ -9,6 +9,8 @@ export interface JobRunnerDeps {
   owner: string;
   leaseMs: number;
   maxDecompressedBytes: number;
+  /** Nesting allowed in one record of a file, as for a push; unset, the parsers' default. */
+  maxRecordDepth?: number;
   /** BatchWriteItem calls one job keeps in flight. */
   writeConcurrency?: number;
   /** How often a running job saves its progress (and proves it still holds the lease). */

@@ -36,6 +36,7 @@ export async function openJobSource(ctx: JobContext, input: ByteCounter): Promis
         contentType: ctx.job.contentType,
         maxDecompressedBytes: ctx.deps.maxDecompressedBytes,
         maxRecordBytes: MAX_ITEM_BYTES,
+        maxDepth: ctx.deps.maxRecordDepth,
         signal: ctx.signal,
       }),
     );
