@@ -86,6 +86,12 @@ const SETTINGS = {
     maxJsonDepth: env('INTAKE_MAX_JSON_DEPTH', int(64, 2, 1000)),
     maxFileBytes: env('INTAKE_MAX_FILE_BYTES', int(5 * GiB, 1, 5 * 1024 * GiB)),
     maxDecompressedBytes: env('INTAKE_MAX_DECOMPRESSED_BYTES', int(50 * GiB, 1, 5 * 1024 * GiB)),
+    /**
+     * Decompressed bytes per compressed byte past which a gzip file fails (a compression
+     * bomb). Honest data files stay far below 400:1; the total above stops a bomb only
+     * after it has held a poller slot for minutes.
+     */
+    maxInflationRatio: env('INTAKE_MAX_INFLATION_RATIO', int(400, 2, 100_000)),
   },
   /** At most 5 s: it bounds how long a revoked key keeps working on other tasks. */
   keyCacheMs: env('INTAKE_KEY_CACHE_MS', int(2000, 0, 5000)),

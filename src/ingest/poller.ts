@@ -20,6 +20,8 @@ export interface PollerOptions {
   maxDecompressedBytes: number;
   /** Nesting allowed in one record of a file (INTAKE_MAX_JSON_DEPTH); unset, the parsers' default. */
   maxRecordDepth?: number;
+  /** gzip bomb guard (INTAKE_MAX_INFLATION_RATIO); unset, the parsers' default. */
+  maxInflationRatio?: number;
   /**
    * An object that appeared without the API is left alone until it is this old, so a
    * writer still copying it into place is not read half-way.
@@ -70,6 +72,7 @@ export class Poller {
       leaseMs: options.leaseMs,
       maxDecompressedBytes: options.maxDecompressedBytes,
       maxRecordDepth: options.maxRecordDepth,
+      maxInflationRatio: options.maxInflationRatio,
       writeConcurrency: options.writeConcurrency,
       checkpointIntervalMs: options.checkpointIntervalMs,
       maxAttempts: options.maxAttempts,

@@ -57,6 +57,7 @@ async function main(): Promise<void> {
         maxDecompressedBytes: config.limits.maxDecompressedBytes,
         // A record a push refuses as too deep is refused in a file too.
         maxRecordDepth: config.limits.maxJsonDepth,
+        maxInflationRatio: config.limits.maxInflationRatio,
       },
     );
   }

@@ -57,7 +57,7 @@ export function createPoller(
   const projects = storage === t.storage ? t.services.projects : createServices(t.config, { ...t.storage, ...storage }, t.adminToken).projects;
   return new Poller(
     { objects: storage.objects, control: storage.control, records: storage.records, projects, logger: t.logger, metrics: t.metrics },
-    { ...FAST_POLLER, maxDecompressedBytes: t.config.limits.maxDecompressedBytes, maxRecordDepth: t.config.limits.maxJsonDepth, ...options },
+    { ...FAST_POLLER, maxDecompressedBytes: t.config.limits.maxDecompressedBytes, maxRecordDepth: t.config.limits.maxJsonDepth, maxInflationRatio: t.config.limits.maxInflationRatio, ...options },
   );
 }
 

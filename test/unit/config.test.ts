@@ -139,6 +139,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ INTAKE_KEY_CACHE_MS: '5000' }).keyCacheMs).toBe(5000);
   });
 
+  it('reads the gzip inflation-ratio bound, 400:1 by default, and refuses a ratio under 2', () => {
+    expect(loadConfig({}).limits.maxInflationRatio).toBe(400);
+    expect(loadConfig({ INTAKE_MAX_INFLATION_RATIO: '1000' }).limits.maxInflationRatio).toBe(1000);
+    expect(configError({ INTAKE_MAX_INFLATION_RATIO: '1' }).problems[0]).toMatch(/^INTAKE_MAX_INFLATION_RATIO/);
+    expect(configError({ INTAKE_MAX_INFLATION_RATIO: 'many' }).problems[0]).toMatch(/^INTAKE_MAX_INFLATION_RATIO/);
+  });
+
   it('refuses a non-integer or negative limit', () => {
     expect(configError({ INTAKE_MAX_RECORDS_PER_REQUEST: '1.5' }).problems[0]).toMatch(/^INTAKE_MAX_RECORDS_PER_REQUEST/);
     expect(configError({ INTAKE_TRUST_PROXY_HOPS: '-1' }).problems[0]).toMatch(/^INTAKE_TRUST_PROXY_HOPS/);

@@ -14,3 +14,41 @@ export async function checkpointProgress(ctx: JobContext, progress: JobProgress)
   const { control, owner, leaseMs } = ctx.deps;
   if (!(await control.checkpointJob(ctx.project.id, ctx.job.id, owner, leaseMs, progress))) throw new LeaseLostError();
 }
+
+/**
+ * Checkpoints of one pass, on the checkpoint interval. Writes ask for one after each batch;
+ * a timer asks too, because a job that writes nothing (every row rejected or resumed, or a
+ * compression bomb inflating into blank lines) would otherwise show `bytesRead` 0 until it
+ * ends. Checkpoints go out one after another, each reading the progress when its turn
+ * comes, so a slow one never lands after a newer one and takes the job's progress back.
+ */
+export class ProgressCheckpoints {
+  private lastAt = Date.now();
+  private queue: Promise<void> = Promise.resolve();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly ctx: JobContext,
+    private readonly progress: () => JobProgress,
+  ) {
+    // The timer's failures are left to the pass: its next write or checkpoint meets the same
+    // storage, and the lease watch notes a lost lease.
+    this.timer = setInterval(() => void this.saveIfDue().catch(() => undefined), ctx.deps.checkpointIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Saves the progress if the interval has passed since the last checkpoint. */
+  saveIfDue(): Promise<void> {
+    if (!isCheckpointDue(this.ctx, this.lastAt)) return Promise.resolve();
+    this.lastAt = Date.now();
+    const saved = this.queue.then(() => checkpointProgress(this.ctx, this.progress()));
+    this.queue = saved.catch(() => undefined);
+    return saved;
+  }
+
+  /** Stops the timer and waits for a checkpoint in flight, so none lands after the job is finished. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.queue;
+  }
+}

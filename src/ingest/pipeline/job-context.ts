@@ -11,6 +11,8 @@ export interface JobRunnerDeps {
   maxDecompressedBytes: number;
   /** Nesting allowed in one record of a file, as for a push; unset, the parsers' default. */
   maxRecordDepth?: number;
+  /** Decompressed bytes per compressed byte past which a gzip file fails; unset, the parsers' default. */
+  maxInflationRatio?: number;
   /** BatchWriteItem calls one job keeps in flight. */
   writeConcurrency?: number;
   /** How often a running job saves its progress (and proves it still holds the lease). */

@@ -35,6 +35,7 @@ export async function openJobSource(ctx: JobContext, input: ByteCounter): Promis
         fileName: ctx.job.fileName,
         contentType: ctx.job.contentType,
         maxDecompressedBytes: ctx.deps.maxDecompressedBytes,
+        maxInflationRatio: ctx.deps.maxInflationRatio,
         maxRecordBytes: MAX_ITEM_BYTES,
         maxDepth: ctx.deps.maxRecordDepth,
         signal: ctx.signal,

@@ -3,7 +3,7 @@ import { isKeyed, type KeyedModel } from '../../domain/record-model.js';
 import type { OpenedFile } from '../parsers/types.js';
 import { WriteWindow } from '../write-window.js';
 import { addToBatch, emptyBatch, isBatchFull, type Batch } from './batch.js';
-import { checkpointProgress, isCheckpointDue } from './checkpoint-progress.js';
+import { ProgressCheckpoints } from './checkpoint-progress.js';
 import type { ErrorReport } from './error-report.js';
 import type { JobContext } from './job-context.js';
 import type { LeaseWatch } from './lease-watch.js';
@@ -68,12 +68,13 @@ export async function runPass(ctx: JobContext, report: ErrorReport, lease: Lease
     keyed,
   };
   let end: PassEnd;
+  const checkpoints = new ProgressCheckpoints(ctx, () => passProgress(ctx, state));
   try {
     state.input = await readJobObject(ctx);
     const opened = await openJobSource(ctx, state.input);
     if (opened.kind === 'ok') {
       state.file = opened.value;
-      end = await writeRows(ctx, state, opened.value, report, lease);
+      end = await writeRows(ctx, state, opened.value, report, lease, checkpoints);
     } else {
       end = opened;
     }
@@ -83,6 +84,8 @@ export async function runPass(ctx: JobContext, report: ErrorReport, lease: Lease
       () => ({ kind: 'interrupted', error }),
       (writeError: unknown) => ({ kind: 'interrupted', error: writeError }),
     );
+  } finally {
+    await checkpoints.stop();
   }
   return { end, progress: passProgress(ctx, state) };
 }
@@ -93,6 +96,7 @@ async function writeRows(
   file: OpenedFile,
   report: ErrorReport,
   lease: LeaseWatch,
+  checkpoints: ProgressCheckpoints,
 ): Promise<PassEnd> {
   const origin = fileRecordOrigin(ctx.job, new Date().toISOString());
   const steps = state.keyed
@@ -100,14 +104,18 @@ async function writeRows(
     : (ctx.deps.recordSteps ?? []);
   const batchSize = state.keyed ? Math.max(MIN_KEYED_BATCH_ROWS, ctx.deps.records.writeBatchSize) : ctx.deps.records.writeBatchSize;
   let batch = emptyBatch();
-  let lastCheckpointAt = Date.now();
+  const writeAndCheckpoint = async (full: Batch): Promise<void> => {
+    if (state.keyed) await writeKeyedBatch(ctx, state.writes, lease, full, state.keyed.model, state.keyed.tally);
+    else await writeBatch(ctx, state.writes, lease, full);
+    await checkpoints.saveIfDue();
+  };
   for await (const parsed of parseRows(file, ctx.signal)) {
     if (parsed.kind !== 'failed') state.tally.rowsRead++;
     const outcome = parsed.kind === 'ok' ? recordOfRow(parsed.value, origin, steps) : parsed;
     if (outcome.kind === 'failed') {
       // A whole-file failure comes after every row before it: store the valid ones still in
       // hand, so the failed job's counts add up and a rerun of the same bytes gives the same records.
-      if (batch.records.length > 0) await writeAndCheckpoint(ctx, state, lease, batch, lastCheckpointAt);
+      if (batch.records.length > 0) await writeAndCheckpoint(batch);
       await state.writes.drain();
       return outcome;
     }
@@ -119,12 +127,12 @@ async function writeRows(
     } else {
       batch = addToBatch(batch, outcome.value);
       if (isBatchFull(batch, batchSize)) {
-        lastCheckpointAt = await writeAndCheckpoint(ctx, state, lease, batch, lastCheckpointAt);
+        await writeAndCheckpoint(batch);
         batch = emptyBatch();
       }
     }
   }
-  if (batch.records.length > 0) await writeAndCheckpoint(ctx, state, lease, batch, lastCheckpointAt);
+  if (batch.records.length > 0) await writeAndCheckpoint(batch);
   await state.writes.drain();
   return { kind: 'complete' };
 }
@@ -133,21 +141,6 @@ async function writeRows(
 function recordOfRow(row: ParsedRecordRow, origin: FileRecordOrigin, steps: readonly RecordStep[]): StepOutcome<FileRecord> {
   const built = rowToRecord(row, origin);
   return built.kind === 'ok' && steps.length > 0 ? applyRecordSteps(steps, built.value) : built;
-}
-
-/** Writes a batch, then checkpoints if one is due; returns when the last checkpoint was. */
-async function writeAndCheckpoint(
-  ctx: JobContext,
-  state: PassState,
-  lease: LeaseWatch,
-  batch: Batch,
-  lastCheckpointAt: number,
-): Promise<number> {
-  if (state.keyed) await writeKeyedBatch(ctx, state.writes, lease, batch, state.keyed.model, state.keyed.tally);
-  else await writeBatch(ctx, state.writes, lease, batch);
-  if (!isCheckpointDue(ctx, lastCheckpointAt)) return lastCheckpointAt;
-  await checkpointProgress(ctx, passProgress(ctx, state));
-  return Date.now();
 }
 
 function passProgress(ctx: JobContext, state: PassState): JobProgress {
