@@ -51,6 +51,13 @@ export const errors = {
     new AppError(400, 'duplicate_key', `A key is repeated with different values: ${detail}`),
   invalidUtf8: () => new AppError(400, 'invalid_utf8', 'The request body is not valid UTF-8.'),
   invalidBody: (message: string) => new AppError(400, 'invalid_body', message),
+  unknownParameter: (name: string, accepted: readonly string[]) =>
+    new AppError(
+      400,
+      'unknown_parameter',
+      `Unknown query parameter ${JSON.stringify(String(name).slice(0, 100))}; ` +
+        (accepted.length > 0 ? `this route accepts: ${accepted.join(', ')}.` : 'this route takes no query parameters.'),
+    ),
   invalidCursor: () =>
     new AppError(400, 'invalid_cursor', 'The cursor is not one this service issued.'),
   invalidLimit: (min: number, max: number) =>

@@ -4,6 +4,7 @@ import type { ReceivedFile } from '../../ingest/file-upload.service.js';
 import { mediaType, requireMediaType } from '../middleware/body.js';
 import { multipartFile, type UploadedFile } from '../middleware/multipart-upload.js';
 import { nextCursor, pageRequest } from '../paging.js';
+import { acceptParameters } from '../query-params.js';
 import type { RouteDeps } from '../route-deps.js';
 import { jobView } from '../views/job.view.js';
 
@@ -17,7 +18,7 @@ export function registerFileRoutes(router: Router, deps: RouteDeps): void {
   const { uploads, jobs, config, metrics, cursors } = deps;
   const maxBytes = config.limits.maxFileBytes;
 
-  router.put('/v1/projects/:projectId/files/:fileName', requireProject('files:write'), async (req, res) => {
+  router.put('/v1/projects/:projectId/files/:fileName', requireProject('files:write'), acceptParameters(), async (req, res) => {
     const declared = Number(req.get('content-length'));
     // Refuse before reading a byte when the client says up front that it is too large.
     if (Number.isFinite(declared) && declared > maxBytes) {
@@ -48,6 +49,7 @@ export function registerFileRoutes(router: Router, deps: RouteDeps): void {
   router.post(
     '/v1/projects/:projectId/files',
     requireProject('files:write'),
+    acceptParameters(),
     requireMediaType(['multipart/form-data']),
     multipartFile(uploads, maxBytes),
     async (req, res) => {
@@ -60,14 +62,14 @@ export function registerFileRoutes(router: Router, deps: RouteDeps): void {
   );
 
   // A key that may upload may also follow the jobs of its uploads.
-  router.get('/v1/projects/:projectId/jobs', requireProject('records:read', 'files:write'), async (req, res) => {
+  router.get('/v1/projects/:projectId/jobs', requireProject('records:read', 'files:write'), acceptParameters('limit', 'cursor'), async (req, res) => {
     const project = res.locals.project!;
     const scope = `jobs:${project.id}`;
     const page = await jobs.list(project, pageRequest(req.query, cursors, scope));
     res.json({ items: page.items.map(jobView), nextCursor: nextCursor(cursors, scope, page.next) });
   });
 
-  router.get('/v1/projects/:projectId/jobs/:jobId', requireProject('records:read', 'files:write'), async (req, res) => {
+  router.get('/v1/projects/:projectId/jobs/:jobId', requireProject('records:read', 'files:write'), acceptParameters(), async (req, res) => {
     res.json(jobView(await jobs.get(res.locals.project!, String(req.params.jobId))));
   });
 }

@@ -6,6 +6,7 @@ import { errors } from '../../errors.js';
 import { ALL_SCOPES, type ApiKeyItem } from '../../domain/model.js';
 import { jsonBody } from '../middleware/body.js';
 import { nextCursor, pageRequest } from '../paging.js';
+import { acceptParameters } from '../query-params.js';
 import type { RouteDeps } from '../route-deps.js';
 import { displayName, validate } from '../validation.js';
 import { keyView, modelView, projectView } from '../views/project.view.js';
@@ -42,7 +43,7 @@ export function registerProjectRoutes(router: Router, deps: RouteDeps): void {
   const { requireAdmin } = deps.guards;
   const { projects, keys, models, cursors, audit } = deps;
 
-  router.post('/v1/projects', requireAdmin, ...jsonBody(), async (req, res) => {
+  router.post('/v1/projects', requireAdmin, acceptParameters(), ...jsonBody(), async (req, res) => {
     const body = validate(createProjectSchema, req.body);
     if (!PROJECT_ID_PATTERN.test(body.id)) throw errors.invalidProjectId(body.id);
     const project = await projects.create(body);
@@ -50,21 +51,21 @@ export function registerProjectRoutes(router: Router, deps: RouteDeps): void {
     res.status(201).location(`/v1/projects/${project.id}`).json(projectView(project));
   });
 
-  router.get('/v1/projects', requireAdmin, async (req, res) => {
+  router.get('/v1/projects', requireAdmin, acceptParameters('limit', 'cursor'), async (req, res) => {
     const { limit, after } = pageRequest(req.query, cursors, 'projects');
     const page = await projects.list(limit, after);
     res.json({ items: page.items.map(projectView), nextCursor: nextCursor(cursors, 'projects', page.next) });
   });
 
-  router.get('/v1/projects/:projectId', requireAdmin, async (req, res) => {
+  router.get('/v1/projects/:projectId', requireAdmin, acceptParameters(), async (req, res) => {
     res.json(projectView(await projects.get(String(req.params.projectId))));
   });
 
-  router.get('/v1/projects/:projectId/model', requireAdmin, async (req, res) => {
+  router.get('/v1/projects/:projectId/model', requireAdmin, acceptParameters(), async (req, res) => {
     res.json(modelView(await models.get(String(req.params.projectId))));
   });
 
-  router.put('/v1/projects/:projectId/model', requireAdmin, ...jsonBody(), async (req, res) => {
+  router.put('/v1/projects/:projectId/model', requireAdmin, acceptParameters(), ...jsonBody(), async (req, res) => {
     const change = await models.put(String(req.params.projectId), req.body);
     audit(req, res, 'model_changed', {
       projectId: change.project.id,
@@ -77,7 +78,7 @@ export function registerProjectRoutes(router: Router, deps: RouteDeps): void {
     res.json(change.backfillJobId === undefined ? modelView(change.model) : { ...modelView(change.model), backfillJobId: change.backfillJobId });
   });
 
-  router.post('/v1/projects/:projectId/keys', requireAdmin, ...jsonBody(), async (req, res) => {
+  router.post('/v1/projects/:projectId/keys', requireAdmin, acceptParameters(), ...jsonBody(), async (req, res) => {
     const project = await projects.get(String(req.params.projectId));
     const body = validate(createKeySchema, req.body);
     const { item, secret } = await keys.issue(project.id, {
@@ -94,12 +95,12 @@ export function registerProjectRoutes(router: Router, deps: RouteDeps): void {
     res.status(201).location(`/v1/projects/${project.id}/keys/${item.id}`).json({ ...keyView(item), key: secret });
   });
 
-  router.get('/v1/projects/:projectId/keys', requireAdmin, async (req, res) => {
+  router.get('/v1/projects/:projectId/keys', requireAdmin, acceptParameters(), async (req, res) => {
     const project = await projects.get(String(req.params.projectId));
     res.json({ items: (await keys.list(project.id)).map(keyView) });
   });
 
-  router.delete('/v1/projects/:projectId/keys/:keyId', requireAdmin, async (req, res) => {
+  router.delete('/v1/projects/:projectId/keys/:keyId', requireAdmin, acceptParameters(), async (req, res) => {
     const project = await projects.get(String(req.params.projectId));
     const key = await keys.revoke(project.id, String(req.params.keyId));
     audit(req, res, 'key_revoked', { projectId: project.id, keyId: key.id });

@@ -1,7 +1,9 @@
 import type { Router } from 'express';
+import { isKeyed } from '../../domain/record-model.js';
 import { errors } from '../../errors.js';
 import { mediaType, rawBody, requireMediaType } from '../middleware/body.js';
 import { nextCursor, pageRequest } from '../paging.js';
+import { acceptParameters, assertKnownParameters } from '../query-params.js';
 import type { RouteDeps } from '../route-deps.js';
 import { recordJson, recordPageJson } from '../views/record.view.js';
 
@@ -14,6 +16,7 @@ export function registerRecordRoutes(router: Router, deps: RouteDeps): void {
   router.post(
     '/v1/projects/:projectId/records',
     requireProject('records:write'),
+    acceptParameters(),
     requireMediaType(PUSH_TYPES),
     rawBody(config.limits.maxBodyBytes),
     async (req, res) => {
@@ -40,24 +43,30 @@ export function registerRecordRoutes(router: Router, deps: RouteDeps): void {
     },
   );
 
-  router.get('/v1/projects/:projectId/records', requireProject('records:read'), async (req, res) => {
+  const listParameters = acceptParameters('limit', 'cursor', 'provenance', 'where.<field>', 'where.<field>.prefix');
+  router.get('/v1/projects/:projectId/records', requireProject('records:read'), listParameters, async (req, res) => {
     const project = res.locals.project!;
+    const provenance = provenanceParam(req.query.provenance);
     const filter = records.whereFilter(project, req.query as Record<string, unknown>);
     // A cursor is bound to its listing, filter included: one from another filter is refused.
     const scope = filter === undefined ? `records:${project.id}` : `records:${project.id}:${filter.scope}`;
     const { limit, after } = pageRequest(req.query, cursors, scope);
     const page =
       filter === undefined ? await records.list(project, { limit, afterId: after }) : await records.listWhere(project, filter, { limit, after });
-    res.type('application/json').send(recordPageJson(page.items, nextCursor(cursors, scope, page.lastId)));
+    res.type('application/json').send(recordPageJson(page.items, nextCursor(cursors, scope, page.lastId), { provenance }));
   });
 
   // Before /records/:recordId, which would otherwise take "by-key" for an id.
   router.get('/v1/projects/:projectId/records/by-key', requireProject('records:read'), async (req, res) => {
-    const record = await records.getByKey(res.locals.project!, req.query as Record<string, unknown>, ['provenance']);
+    const project = res.locals.project!;
+    // The key fields are the project's own, so the accepted names are known only here. A
+    // project without a customer key is told so by the lookup, whatever it was asked.
+    if (isKeyed(project.model)) assertKnownParameters(req.query, [...project.model.key.fields, 'provenance']);
+    const record = await records.getByKey(project, req.query as Record<string, unknown>, ['provenance']);
     res.type('application/json').send(recordJson(record, { provenance: provenanceParam(req.query.provenance) }));
   });
 
-  router.get('/v1/projects/:projectId/records/:recordId', requireProject('records:read'), async (req, res) => {
+  router.get('/v1/projects/:projectId/records/:recordId', requireProject('records:read'), acceptParameters('provenance'), async (req, res) => {
     const record = await records.get(res.locals.project!, String(req.params.recordId));
     res.type('application/json').send(recordJson(record, { provenance: provenanceParam(req.query.provenance) }));
   });

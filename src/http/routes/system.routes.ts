@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import swaggerUi from 'swagger-ui-express';
 import { parse as parseYaml } from 'yaml';
+import { acceptParameters } from '../query-params.js';
 import type { RouteDeps } from '../route-deps.js';
 
 /** openapi.yaml sits at the package root, two levels above both src/http and dist/http. */
@@ -13,11 +14,11 @@ export function registerSystemRoutes(router: Router, deps: RouteDeps): void {
   const openapiText = fs.readFileSync(OPENAPI_PATH, 'utf8');
   const openapiDoc = parseYaml(openapiText) as Record<string, unknown>;
 
-  router.get('/healthz', (_req, res) => {
+  router.get('/healthz', acceptParameters(), (_req, res) => {
     res.json({ status: 'ok' });
   });
 
-  router.get('/readyz', async (_req, res) => {
+  router.get('/readyz', acceptParameters(), async (_req, res) => {
     if (!deps.lifecycle.accepting()) {
       res.status(503).setHeader('Retry-After', '1');
       res.json({ status: 'shutting_down', checks: [] });
@@ -28,11 +29,11 @@ export function registerSystemRoutes(router: Router, deps: RouteDeps): void {
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'unavailable', checks });
   });
 
-  router.get('/metrics', async (_req, res) => {
+  router.get('/metrics', acceptParameters(), async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
-  router.get('/openapi.yaml', (_req, res) => {
+  router.get('/openapi.yaml', acceptParameters(), (_req, res) => {
     res.type('application/yaml').send(openapiText);
   });
 
