@@ -13,12 +13,13 @@ export function tooDeepRow(row: number, where: string, limit: number): ParsedRow
   return { row, ok: false, code: 'too_deep', message: `${where} is nested deeper than ${limit} levels (the limit)` };
 }
 
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
+/** JSON's structural bytes, shared with the JSON-array splitter. */
+export const OPEN_BRACE = 0x7b;
+export const CLOSE_BRACE = 0x7d;
+export const OPEN_BRACKET = 0x5b;
+export const CLOSE_BRACKET = 0x5d;
+export const QUOTE = 0x22;
+export const BACKSLASH = 0x5c;
 
 /**
  * Follows the bracket nesting of one JSON value fed in slices, without parsing it, and

@@ -1,5 +1,14 @@
 import { isJsonWhitespace } from './detect-format.js';
-import { DEFAULT_MAX_RECORD_DEPTH, tooDeepRow } from './depth-guard.js';
+import {
+  BACKSLASH,
+  CLOSE_BRACE,
+  CLOSE_BRACKET,
+  DEFAULT_MAX_RECORD_DEPTH,
+  OPEN_BRACE,
+  OPEN_BRACKET,
+  QUOTE,
+  tooDeepRow,
+} from './depth-guard.js';
 import { ElementBuffer } from './element-buffer.js';
 import { jsonBytesToRow } from './json-record.js';
 import type { TextState } from './text-encoding.js';
@@ -21,12 +30,6 @@ const enum Mode {
   AfterDocument,
 }
 
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 // Bracket types are remembered this deep; an element of 1 MiB of "[" must not
 // cost 8 MiB of bookkeeping.
