@@ -225,7 +225,8 @@ export function reportIngest(results: Results, name: string, format: BenchFormat
 export async function ingestFigures(options: BenchOptions, results: Results): Promise<void> {
   for (const rows of options.ingestSizes) {
     const runs = rows >= 1_000_000 ? options.largeRuns : options.runs;
-    reportIngest(results, `ingest_csv_${rowsLabel(rows)}_ratio`, 'csv', await measureIngest(options, 'csv', rows, runs), 0.6);
+    // The embedded-store issue's target for the CSV ingest: 0.8 of min(the ceilings).
+    reportIngest(results, `ingest_csv_${rowsLabel(rows)}_ratio`, 'csv', await measureIngest(options, 'csv', rows, runs), 0.8);
   }
   const largest = Math.max(...options.ingestSizes);
   reportDisk(results, await measureIngest(options, 'csv', largest, largest >= 1_000_000 ? options.largeRuns : options.runs));
@@ -278,8 +279,8 @@ export async function scalingFigures(options: BenchOptions, results: Results): P
     value: memGrowth,
     unit: 'x',
     detail: `peak anonymous RSS at ${rowsLabel(large)} rows over that at ${rowsLabel(mid)} rows (${mems}; total RSS ${totals})`,
-    target: '<= 1.25',
-    pass: memGrowth <= 1.25,
+    target: '<= 1.2',
+    pass: memGrowth <= 1.2,
     runs: [s, m, l],
     medians: { growth: memGrowth, small: s.peakAnonMiB!, mid: m.peakAnonMiB!, large: l.peakAnonMiB! },
   });
