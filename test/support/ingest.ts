@@ -42,7 +42,10 @@ export const FAST_POLLER: Omit<PollerOptions, 'maxDecompressedBytes'> = {
   maxIdleIntervalMs: 200,
   concurrency: 2,
   leaseMs: 3000,
-  settleMs: 0,
+  // Not 0: with no settle time a poller may take an API upload the instant it is stored,
+  // and a file that fails at once (a gzip bomb) is moved to failed/ before the upload route
+  // reads it back, which answers the upload 503. The service's default is 2 s.
+  settleMs: 250,
   checkpointIntervalMs: 2000,
   maxAttempts: 3,
 };
