@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { errors } from '../errors.js';
-import { storedModelSchema } from './record-model.js';
+import { storedModelSchema, type IndexEntry } from './record-model.js';
 
 /**
  * The domain model: projects, API keys and their scopes, ingestion jobs and their states,
@@ -120,12 +120,8 @@ export interface StoredRecord {
   keyed?: KeyedParts;
 }
 
-export interface IndexEntry {
-  field: string;
-  /** Which of the table's index slots holds the field (stable while the field stays indexed). */
-  slot: number;
-  value: string;
-}
+// Declared with the record model that makes the entries; stored records carry them.
+export type { IndexEntry } from './record-model.js';
 
 /**
  * What a customer's record holds besides its data. JSON-valued parts are kept as text, as

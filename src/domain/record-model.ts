@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { errors } from '../errors.js';
 import { deterministicId } from './ids.js';
 import { isPlainRecord } from './json-text.js';
-import type { IndexEntry } from './model.js';
 
 /**
  * A project's record model: the customer key (with its normalizers), the merge policy and
@@ -69,6 +68,14 @@ export const recordModelSchema = z
 export type RecordModel = z.infer<typeof recordModelSchema>;
 
 /** The model as a project stores it: the document plus its version and time of change. */
+/** A declared index's value on one record. */
+export interface IndexEntry {
+  field: string;
+  /** Which of the table's index slots holds the field (stable while the field stays indexed). */
+  slot: number;
+  value: string;
+}
+
 export const storedModelSchema = z.object({
   key: modelKeySchema.optional(),
   merge: z.enum(MERGE_POLICIES),
