@@ -171,8 +171,10 @@ describe('the embedded store on a full disk', () => {
     expect([...batches.values()].filter((b) => b.acked !== null).length).toBeGreaterThan(0);
 
     // 2. An upload on the full disk: 503, and neither object nor job is left.
-    const csv = customersCsv(CSV_ROWS);
-    const refusedUpload = await call(base, 'PUT', `/v1/projects/${PROJECT}/files/refused.csv`, { 'x-api-key': key }, csv);
+    // A body small enough to be sent whole before the answer: the server closes a connection
+    // whose upload it refused mid-body rather than drain it, and fetch reports that close
+    // instead of the answer when it is still sending.
+    const refusedUpload = await call(base, 'PUT', `/v1/projects/${PROJECT}/files/refused.csv`, { 'x-api-key': key }, customersCsv(200));
     expect(refusedUpload.status, refusedUpload.text).toBe(503);
     expect((refusedUpload.json.error as { code: string }).code).toBe('storage_unavailable');
     expect(Number(refusedUpload.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -184,6 +186,7 @@ describe('the embedded store on a full disk', () => {
     // 3. Room for the file but not for its records: the job runs into the full disk and
     // is released; the poller keeps trying (its claim is a write too) and never fails it.
     await fs.rm(reserve);
+    const csv = customersCsv(CSV_ROWS);
     const upload = await call(base, 'PUT', `/v1/projects/${PROJECT}/files/customers.csv`, { 'x-api-key': key }, csv);
     expect(upload.status, upload.text).toBe(202);
     const jobId = String(upload.json.jobId);

@@ -182,7 +182,9 @@ describe('graceful shutdown (spawned server, embedded mode)', () => {
     // A lease far longer than the test waits: the next server can only resume at once if
     // this one released the lease on its way out.
     // One batch in flight at a time: the job runs for seconds, not a second.
-    const server = await start({ INTAKE_LEASE_MS: '120000', INTAKE_WRITE_CONCURRENCY: '1' });
+    // Checkpoints every 100 ms: on the SQLite store the 200k rows take a few seconds, and
+    // written rows must show while the job still runs.
+    const server = await start({ INTAKE_LEASE_MS: '120000', INTAKE_WRITE_CONCURRENCY: '1', INTAKE_JOB_CHECKPOINT_INTERVAL_MS: '100' });
     // The upload that finished during the last drain is ingested by this server.
     const slow = await waitForJob(server, slowJobId, (j) => j.status === 'succeeded', 20_000);
     expect(slow.recordsWritten).toBe(SLOW_ROWS);
