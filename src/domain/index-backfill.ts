@@ -1,6 +1,6 @@
 import { ulid } from 'ulid';
 import { parseJsonExact } from './json-text.js';
-import type { IndexEntry, JobItem, ProjectItem, StoredRecord } from './model.js';
+import { queuedJobState, type IndexEntry, type JobItem, type ProjectItem, type StoredRecord } from './model.js';
 import { indexEntriesOf, type StoredModel } from './record-model.js';
 import type { ControlStore, RecordStore } from '../storage/ports.js';
 
@@ -50,17 +50,9 @@ export class IndexBackfill {
       bucket: project.bucketName,
       objectKey: '',
       etag: `model-v${model.version}`,
-      status: 'queued',
-      format: null,
+      ...queuedJobState(),
       bytesTotal: 0,
-      bytesRead: 0,
-      rowsRead: 0,
-      recordsWritten: 0,
-      rowsRejected: 0,
-      checkpointRow: 0,
-      errors: [],
       notices: [`Indexes ${model.indexes.join(', ')} (model version ${model.version}).`],
-      attempts: 0,
       createdAt: at,
       updatedAt: at,
     };

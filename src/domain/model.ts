@@ -104,6 +104,22 @@ export type JobProgress = Pick<
 > &
   Partial<Pick<JobItem, 'recordsCreated' | 'recordsUpdated' | 'recordsUnchanged'>>;
 
+/** Where every new job starts: queued, nothing read, nothing written, never claimed. */
+export function queuedJobState() {
+  return {
+    status: 'queued' as const,
+    format: null,
+    bytesRead: 0,
+    rowsRead: 0,
+    recordsWritten: 0,
+    rowsRejected: 0,
+    checkpointRow: 0,
+    errors: [] as RowError[],
+    notices: [] as string[],
+    attempts: 0,
+  };
+}
+
 export type JobOutcome = JobProgress & Pick<JobItem, 'status' | 'objectKey' | 'errorReportKey' | 'failure'>;
 
 export const idempotencyClaimSchema = z.object({ bodyHash: z.string(), firstSeenAt: z.string() });

@@ -1,5 +1,5 @@
 import { deterministicId } from '../domain/ids.js';
-import type { JobItem, ProjectItem } from '../domain/model.js';
+import { queuedJobState, type JobItem, type ProjectItem } from '../domain/model.js';
 
 /** How many row errors a job keeps inline; the full list goes to the NDJSON error report. */
 export const MAX_INLINE_ERRORS = 100;
@@ -33,19 +33,10 @@ export function newJob(
     bucket: project.bucketName,
     objectKey: object.key,
     etag: object.etag,
-    status: 'queued',
-    format: null,
+    ...queuedJobState(),
     contentType: object.contentType,
     sha256: object.sha256,
     bytesTotal: object.size,
-    bytesRead: 0,
-    rowsRead: 0,
-    recordsWritten: 0,
-    rowsRejected: 0,
-    checkpointRow: 0,
-    errors: [],
-    notices: [],
-    attempts: 0,
     rowIds: 'ordered',
     createdAt: at,
     updatedAt: at,
