@@ -51,7 +51,15 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 /** States a job ends in; a finished job is never claimed again. */
 export const FINISHED_JOB_STATUSES: readonly JobStatus[] = ['succeeded', 'partial', 'failed'];
 
-export const rowErrorSchema = z.object({ row: z.number(), code: z.string(), message: z.string() });
+/** A refused row; `step`, `rule` and `field` say which cleaning step or schema rule refused it. */
+export const rowErrorSchema = z.object({
+  row: z.number(),
+  code: z.string(),
+  message: z.string(),
+  step: z.number().optional(),
+  rule: z.string().optional(),
+  field: z.string().optional(),
+});
 export type RowError = z.infer<typeof rowErrorSchema>;
 
 export const jobItemSchema = z.object({
@@ -72,6 +80,8 @@ export const jobItemSchema = z.object({
   rowsRead: z.number(),
   recordsWritten: z.number(),
   rowsRejected: z.number(),
+  /** Rows a `filter` cleaning step left out: neither stored nor errors. */
+  rowsSkipped: z.number().optional(),
   /** Keyed projects only: rows that created, changed or left unchanged their customer's record. */
   recordsCreated: z.number().optional(),
   recordsUpdated: z.number().optional(),
@@ -102,7 +112,7 @@ export type JobProgress = Pick<
   JobItem,
   'format' | 'bytesRead' | 'rowsRead' | 'recordsWritten' | 'rowsRejected' | 'checkpointRow' | 'errors' | 'notices'
 > &
-  Partial<Pick<JobItem, 'recordsCreated' | 'recordsUpdated' | 'recordsUnchanged'>>;
+  Partial<Pick<JobItem, 'recordsCreated' | 'recordsUpdated' | 'recordsUnchanged' | 'rowsSkipped'>>;
 
 /** Where every new job starts: queued, nothing read, nothing written, never claimed. */
 export function queuedJobState() {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { errors } from '../errors.js';
 import type { ProjectItem } from './model.js';
 import type { ProjectService } from './projects.service.js';
@@ -64,6 +65,12 @@ export class RecordModelService {
       merge: parsed.merge,
       indexes: parsed.indexes,
       ...(parsed.indexes.length === 0 ? {} : { indexSlots }),
+      ...(parsed.rules.length === 0 ? {} : { rules: parsed.rules }),
+      ...(parsed.schema === undefined ? {} : { schema: parsed.schema }),
+      ...(parsed.onInvalid === 'reject' ? {} : { onInvalid: parsed.onInvalid }),
+      // One HMAC key per project for `hash` steps, made at the first save and kept ever after,
+      // so a customer's pseudonym stays the same across model versions.
+      hashSecret: previous.hashSecret ?? randomBytes(32).toString('base64'),
       version: previous.version + 1,
       updatedAt: new Date(this.now()).toISOString(),
     };

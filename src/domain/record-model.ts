@@ -3,6 +3,9 @@ import { z } from 'zod';
 import { errors } from '../errors.js';
 import { deterministicId } from './ids.js';
 import { isPlainRecord } from './json-text.js';
+import { checkCompiledRules } from '../quality/rules/compile-rules.js';
+import { MAX_RULES, parseRuleSteps, type RuleStep } from '../quality/rules/rule-schema.js';
+import { schemaProblem } from '../quality/schema-contract.js';
 
 /**
  * A project's record model: the customer key (with its normalizers), the merge policy and
@@ -54,8 +57,27 @@ export const recordModelSchema = z
       .max(MAX_INDEXES, `at most ${MAX_INDEXES} indexes`)
       .refine(unique, 'must not repeat a field')
       .default([]),
+    /** Cleaning steps, checked step by step below (every problem listed with its step index). */
+    rules: z.array(z.unknown()).max(MAX_RULES, `at most ${MAX_RULES} rules`).default([]),
+    /** JSON Schema 2020-12 the cleaned record must match. */
+    schema: z.record(z.string(), z.unknown()).optional(),
+    onInvalid: z.enum(['reject', 'quarantine']).default('reject'),
   })
   .superRefine((model, ctx) => {
+    const { steps, problems } = parseRuleSteps(model.rules);
+    const all = problems.length === 0 ? checkCompiledRules(steps) : problems;
+    for (const problem of all) {
+      const op = (model.rules[problem.step] as { op?: unknown } | null)?.op;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rules', problem.step, ...(problem.path === '' ? [] : problem.path.split('.'))],
+        message: `step ${problem.step}${typeof op === 'string' ? ` (${op})` : ''}: ${problem.message}`,
+      });
+    }
+    if (model.schema !== undefined) {
+      const problem = schemaProblem(model.schema);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['schema'], message: problem });
+    }
     for (const field of Object.keys(model.key?.normalize ?? {})) {
       if (!model.key!.fields.includes(field)) {
         ctx.addIssue({ code: 'custom', path: ['key', 'normalize', field], message: 'normalizes a field that is not a key field' });
@@ -65,7 +87,7 @@ export const recordModelSchema = z
       ctx.addIssue({ code: 'custom', path: ['indexes'], message: 'indexes need a customer key: declare key.fields too' });
     }
   });
-export type RecordModel = z.infer<typeof recordModelSchema>;
+export type RecordModel = Omit<z.infer<typeof recordModelSchema>, 'rules'> & { rules: RuleStep[] };
 
 /** The model as a project stores it: the document plus its version and time of change. */
 /** A declared index's value on one record. */
@@ -82,6 +104,12 @@ export const storedModelSchema = z.object({
   indexes: z.array(z.string()),
   /** Index slot per indexed field (see assignIndexSlots). */
   indexSlots: z.record(z.string(), z.number().int()).optional(),
+  /** Cleaning steps as validated at save (see quality/rules). */
+  rules: z.array(z.custom<RuleStep>()).optional(),
+  schema: z.record(z.string(), z.unknown()).optional(),
+  onInvalid: z.enum(['reject', 'quarantine']).optional(),
+  /** The project's HMAC key for `hash` steps (base64); kept with the model, never shown by the API. */
+  hashSecret: z.string().optional(),
   version: z.number().int(),
   updatedAt: z.string(),
 });
@@ -94,7 +122,8 @@ export const isKeyed = (model: StoredModel | undefined): model is KeyedModel => 
 /** Validates a whole model document; 400 validation_failed lists every problem at once. */
 export function parseRecordModel(input: unknown): RecordModel {
   const parsed = recordModelSchema.safeParse(input);
-  if (parsed.success) return parsed.data;
+  // The superRefine above has parsed every step: a model that passed holds valid steps.
+  if (parsed.success) return { ...parsed.data, rules: parseRuleSteps(parsed.data.rules).steps };
   throw errors.validation(
     'The record model is invalid.',
     parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),

@@ -10,6 +10,7 @@ import { countOutcomes, keyedChangeOf, writeKeyedChanges, type KeyedCounts } fro
 import { buildRecord } from './record-builder.js';
 import type { KeyedChange } from './record-merge.js';
 import { isKeyed, keyedRecordId, normalizeKeyValue, type KeyedModel } from './record-model.js';
+import { cleanerOf, type RecordCleaner } from '../quality/record-cleaner.js';
 
 // Kept here too for callers that knew them as the push path's.
 export { MAX_ITEM_BYTES, storedRecordSize } from './record-builder.js';
@@ -22,6 +23,10 @@ export interface RecordError {
   index: number;
   code: string;
   message: string;
+  /** Set when a cleaning step (`step`, `rule`, `field`) or the schema (`rule`, `field`) refused the record. */
+  step?: number;
+  rule?: string;
+  field?: string;
 }
 
 export type RecordStatus = 'created' | 'updated' | 'unchanged';
@@ -32,6 +37,8 @@ export interface PushResult {
   /** `status` only on a keyed project, where every record is an upsert. */
   records: { index: number; id: string; status?: RecordStatus }[];
   errors: RecordError[];
+  /** With cleaning rules: the indexes of records a `filter` step left out (neither stored nor errors). */
+  skipped?: number[];
 }
 
 /** A keyed project's answer adds how many customers' records were created, changed or left alone. */
@@ -70,6 +77,10 @@ interface Candidate {
  */
 export class RecordService {
   constructor(
+  /** Left out by a `filter` cleaning step. */
+  skipped?: boolean;
+  /** The record's JSON text as sent, kept when the cleaning rules or the schema refused it. */
+  raw?: string;
     private readonly records: RecordStore,
     private readonly control: ControlStore,
     private readonly limits: RecordLimits,
@@ -99,9 +110,15 @@ export class RecordService {
       ingestedAt = claim.firstSeenAt;
     }
 
-    if (isKeyed(input.project.model)) return this.upsert(input, input.project.model, candidates, ingestedAt);
+    const cleaner = cleanerOf(input.project.id, input.project.model);
+    if (cleaner !== undefined) cleanCandidates(cleaner, candidates);
+    const cleaned = cleaner === undefined ? {} : { skipped: candidates.filter((c) => c.skipped).map((c) => c.index) };
 
-    const result: PushResult = { accepted: 0, rejected: 0, records: [], errors: [] };
+    if (isKeyed(input.project.model)) {
+      return { ...(await this.upsert(input, input.project.model, candidates, ingestedAt)), ...cleaned };
+    }
+
+    const result: PushResult = { accepted: 0, rejected: 0, records: [], errors: [], ...cleaned };
     const toStore: StoredRecord[] = [];
     for (const candidate of candidates) {
       if (candidate.error) {
@@ -113,6 +130,7 @@ export class RecordService {
       const built = buildRecord({
         id,
         body: { value: candidate.value },
+      if (candidate.skipped) continue;
         // A retried idempotent request must store byte-identical items, so its source names
         // the Idempotency-Key rather than the retry's own request id.
         source: JSON.stringify(
@@ -158,6 +176,7 @@ export class RecordService {
         idempotencyKey === undefined
           ? { type: 'api', keyId: input.source.keyId, requestId: input.source.requestId, index }
           : { type: 'api', keyId: input.source.keyId, idempotencyKey, index },
+      if (candidate.skipped) continue;
       );
       const bytes = isPlainRecord(value) ? Buffer.byteLength(toJsonText(value)) : 0;
       const made = keyedChangeOf(input.project, model, value, bytes, {
@@ -315,3 +334,24 @@ export class RecordService {
 }
 
 const isRecordFault = (error: unknown): error is AppError => error instanceof AppError && RECORD_PARSE_CODES.has(error.code);
+
+/**
+ * The project's cleaning rules and schema on each pushed record, before it is keyed and
+ * stored (as for file rows): a record comes out cleaned, skipped by a filter, or refused
+ * whole with the step, rule and field that refused it.
+ */
+function cleanCandidates(cleaner: RecordCleaner, candidates: Candidate[]): void {
+  for (const candidate of candidates) {
+    if (candidate.error !== undefined || !isPlainRecord(candidate.value)) continue;
+    // Printed before the rules change it: a refused record is kept as it was sent.
+    const raw = toJsonText(candidate.value);
+    const outcome = cleaner.clean(candidate.value);
+    if (outcome.kind === 'clean') candidate.value = outcome.record;
+    else if (outcome.kind === 'skipped') candidate.skipped = true;
+    else {
+      const { code, message, step, rule, field } = outcome.reason;
+      candidate.error = { index: candidate.index, code, message, ...(step === undefined ? {} : { step }), rule, field };
+      candidate.raw = raw;
+    }
+  }
+}

@@ -16,6 +16,8 @@ export function jobView(job: JobItem) {
     rowsRead: job.rowsRead,
     recordsWritten: job.recordsWritten,
     rowsRejected: job.rowsRejected,
+    // Rows a `filter` cleaning step left out (only when the project's rules skipped some).
+    ...(job.rowsSkipped === undefined ? {} : { rowsSkipped: job.rowsSkipped }),
     // Keyed projects only: what each stored row did to its customer's record.
     ...(job.recordsCreated === undefined
       ? {}

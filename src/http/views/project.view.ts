@@ -35,6 +35,11 @@ export function modelView(m: StoredModel) {
     key: m.key ?? null,
     merge: m.merge,
     indexes: m.indexes,
+    // The data-quality parts only when set, so a model without them reads as before; the
+    // project's hash secret is never shown.
+    ...(m.rules === undefined ? {} : { rules: m.rules }),
+    ...(m.schema === undefined ? {} : { schema: m.schema }),
+    ...(m.onInvalid === undefined ? {} : { onInvalid: m.onInvalid }),
     version: m.version,
     updatedAt: m.updatedAt === '' ? null : m.updatedAt,
   };

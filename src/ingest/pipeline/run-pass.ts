@@ -14,6 +14,7 @@ import { fileRecordOrigin, rowToRecord, type FileRecordOrigin } from './row-to-r
 import { countRejection, newRowTally, progressOf, type RowTally } from './row-tally.js';
 import type { JobFailure, StepOutcome } from './step-outcome.js';
 import { keyRecordStep } from './key-record.js';
+import { cleanerOf } from '../../quality/record-cleaner.js';
 import { writeBatch, writeKeyedBatch, type KeyedTally } from './write-batch.js';
 
 /** Parallel BatchWriteItem calls per job when the deps do not say (INTAKE_WRITE_CONCURRENCY's default). */
@@ -98,7 +99,7 @@ async function writeRows(
   lease: LeaseWatch,
   checkpoints: ProgressCheckpoints,
 ): Promise<PassEnd> {
-  const origin = fileRecordOrigin(ctx.job, new Date().toISOString());
+  const origin = fileRecordOrigin(ctx.job, new Date().toISOString(), cleanerOf(ctx.project.id, ctx.project.model));
   const steps = state.keyed
     ? [...(ctx.deps.recordSteps ?? []), keyRecordStep(ctx.project, state.keyed.model, ctx.job)]
     : (ctx.deps.recordSteps ?? []);
@@ -121,6 +122,8 @@ async function writeRows(
     }
     if (outcome.kind === 'rejected') {
       countRejection(state.tally, report, outcome.rejection);
+    } else if (outcome.kind === 'skipped') {
+      state.tally.rowsSkipped++;
     } else if (outcome.value.row <= ctx.job.checkpointRow) {
       // Stored by an earlier pass: count it, do not write it again.
       state.tally.recordsResumed++;

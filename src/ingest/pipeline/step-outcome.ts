@@ -11,7 +11,7 @@ export interface JobFailure {
  * job goes on and the row is counted and reported), or failed the whole job. A step
  * never drops a row silently: every row ends as a record or as a rejection with a reason.
  */
-export type StepOutcome<T> = Passed<T> | RowRejected | JobFailed;
+export type StepOutcome<T> = Passed<T> | RowRejected | RowSkipped | JobFailed;
 
 export interface Passed<T> {
   kind: 'ok';
@@ -21,6 +21,14 @@ export interface Passed<T> {
 export interface RowRejected {
   kind: 'rejected';
   rejection: RowError;
+  /** The row's JSON text as it arrived, when a cleaning step or the schema refused it (for the quarantine). */
+  raw?: string;
+}
+
+/** A row a `filter` step left out on purpose: counted, neither stored nor an error. */
+export interface RowSkipped {
+  kind: 'skipped';
+  row: number;
 }
 
 export interface JobFailed {
@@ -34,5 +42,7 @@ export const rejectRow = (row: number, code: string, message: string): RowReject
   kind: 'rejected',
   rejection: { row, code, message },
 });
+
+export const skipRow = (row: number): RowSkipped => ({ kind: 'skipped', row });
 
 export const failJob = (code: string, message: string): JobFailed => ({ kind: 'failed', failure: { code, message } });

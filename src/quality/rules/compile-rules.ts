@@ -1,0 +1,326 @@
+import { createHmac } from 'node:crypto';
+import { isLosslessNumber, LosslessNumber } from 'lossless-json';
+import parsePhoneNumber, { isSupportedCountry, type CountryCode } from 'libphonenumber-js';
+import { RE2JS } from 're2js';
+import safeRegex from 'safe-regex2';
+import { isPlainRecord } from '../../domain/json-text.js';
+import { checkDateFormats, dateReader } from './date-cast.js';
+import { deleteAt, getAt, hasAt, scalarText, setAt, splitPath, type FieldPath } from './field-path.js';
+import type { RuleProblem, RuleStep, StepOf } from './rule-schema.js';
+
+/** Why a record was rejected by a step: which step, which rule, which field, in words. */
+export interface RuleFailure {
+  code: 'rule_failed';
+  step: number;
+  rule: string;
+  field: string;
+  message: string;
+}
+
+/** A step's answer: undefined (the record goes on), SKIP (filtered out) or a failure. */
+export const SKIP = Symbol('skip');
+type StepResult = undefined | typeof SKIP | { field: string; message: string };
+type CompiledStep = (record: Record<string, unknown>) => StepResult;
+
+export type RulesOutcome =
+  | { ok: true; record: Record<string, unknown> }
+  | { ok: false; skipped: true; step: number }
+  | { ok: false; skipped: false; reason: RuleFailure };
+
+export interface CompiledRules {
+  readonly length: number;
+  /** Cleans a record in place; on failure or skip the caller discards it (no partial result is stored). */
+  apply(record: Record<string, unknown>): RulesOutcome;
+}
+
+export interface RuleOptions {
+  /** The project's HMAC secret for `hash` steps. */
+  hashSecret?: string;
+}
+
+const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+const INTEGER = /^-?(?:0|[1-9]\d*)$/;
+// Deliberately plain: a local part, one @, a dotted domain with a 2+ letter top level.
+const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,}$/;
+const TRUE_TEXT = new Set(['true', 'yes', 'y', '1']);
+const FALSE_TEXT = new Set(['false', 'no', 'n', '0']);
+
+const fail = (field: string, message: string) => ({ field, message });
+const describe = (v: unknown) => (isLosslessNumber(v) ? v.value : JSON.stringify(v)).slice(0, 80);
+
+/** Problems only compiling can find, with their step index; empty when the rules compile. */
+export function checkCompiledRules(steps: readonly RuleStep[]): RuleProblem[] {
+  const problems: RuleProblem[] = [];
+  steps.forEach((step, index) => {
+    if (step.op === 'cast' && (step.to === 'date' || step.to === 'datetime') && step.formats) {
+      for (const message of checkDateFormats(step.to, step.formats)) problems.push({ step: index, path: 'formats', message });
+    }
+    if (step.op === 'cast' && step.formats && step.to !== 'date' && step.to !== 'datetime') {
+      problems.push({ step: index, path: 'formats', message: 'formats apply only to a cast to date or datetime' });
+    }
+    if (step.op === 'replace') {
+      if (!safeRegex(step.pattern)) {
+        problems.push({ step: index, path: 'pattern', message: 'the pattern nests repetitions (catastrophic backtracking): rewrite it without a quantifier inside a quantified group' });
+      }
+      try {
+        RE2JS.compile(step.pattern);
+      } catch (error) {
+        problems.push({ step: index, path: 'pattern', message: `not a supported regular expression: ${(error as Error).message}`.slice(0, 300) });
+      }
+    }
+    if (step.op === 'phone' && step.defaultCountry !== undefined && !isSupportedCountry(step.defaultCountry)) {
+      problems.push({ step: index, path: 'defaultCountry', message: `${JSON.stringify(step.defaultCountry)} is not a supported ISO 3166 country code` });
+    }
+  });
+  return problems;
+}
+
+/** Compiles validated steps once: patterns, format parsers, maps and keys are built here, never per record. */
+export function compileRules(steps: readonly RuleStep[], options: RuleOptions = {}): CompiledRules {
+  const compiled = steps.map((step) => compileStep(step, options));
+  const names = steps.map((step) => step.op);
+  return {
+    length: compiled.length,
+    apply(record) {
+      for (let i = 0; i < compiled.length; i++) {
+        const result = compiled[i]!(record);
+        if (result === undefined) continue;
+        if (result === SKIP) return { ok: false, skipped: true, step: i };
+        return {
+          ok: false,
+          skipped: false,
+          reason: { code: 'rule_failed', step: i, rule: names[i]!, field: result.field, message: `step ${i} (${names[i]}) on ${result.field}: ${result.message}` },
+        };
+      }
+      return { ok: true, record };
+    },
+  };
+}
+
+function compileStep(step: RuleStep, options: RuleOptions): CompiledStep {
+  switch (step.op) {
+    case 'rename': return renameStep(step);
+    case 'drop': {
+      const paths = step.fields.map(splitPath);
+      return (r) => { for (const p of paths) deleteAt(r, p); return undefined; };
+    }
+    case 'keep': return keepStep(step);
+    case 'trim': return stringStep(step.fields, (s) => s.trim());
+    case 'lowercase': return stringStep(step.fields, (s) => s.toLowerCase());
+    case 'uppercase': return stringStep(step.fields, (s) => s.toUpperCase());
+    case 'default': {
+      const path = splitPath(step.field);
+      const value = step.value;
+      return (r) => {
+        const at = getAt(r, path);
+        if (at !== undefined && at !== null) return undefined;
+        return setAt(r, path, structuredClone(value)) ? undefined : fail(step.field, 'a parent of the field is not an object');
+      };
+    }
+    case 'cast': return castStep(step);
+    case 'map': return mapStep(step);
+    case 'replace': {
+      const path = splitPath(step.field);
+      const re = RE2JS.compile(step.pattern);
+      return valueStep(step.field, path, (text) => ({ value: re.matcher(text).replaceAll(step.with) }));
+    }
+    case 'split': return splitStep(step);
+    case 'join': return joinStep(step);
+    case 'email': {
+      const path = splitPath(step.field);
+      return valueStep(step.field, path, (text) => {
+        const email = text.trim().toLowerCase();
+        return EMAIL.test(email) ? { value: email } : { error: `${describe(text)} is not an email address` };
+      });
+    }
+    case 'phone': {
+      const path = splitPath(step.field);
+      const country = step.defaultCountry as CountryCode | undefined;
+      return valueStep(step.field, path, (text) => {
+        const parsed = parsePhoneNumber(text, country === undefined ? undefined : { defaultCountry: country });
+        return parsed?.isValid() ? { value: parsed.number } : { error: `${describe(text)} is not a valid phone number${country ? ` (default country ${country})` : ''}` };
+      });
+    }
+    case 'hash': {
+      if (options.hashSecret === undefined) throw new Error('hash steps need the project secret');
+      const secret = Buffer.from(options.hashSecret, 'base64');
+      const paths = step.fields.map((f) => [f, splitPath(f)] as const);
+      return (r) => {
+        for (const [name, path] of paths) {
+          const v = getAt(r, path);
+          if (v === undefined || v === null) continue;
+          const text = scalarText(v);
+          if (text === undefined) return fail(name, 'only a string, number or boolean can be hashed');
+          setAt(r, path, createHmac('sha256', secret).update(text).digest('hex'));
+        }
+        return undefined;
+      };
+    }
+    case 'filter': return filterStep(step);
+    case 'required': {
+      const paths = step.fields.map((f) => [f, splitPath(f)] as const);
+      return (r) => {
+        for (const [name, path] of paths) {
+          const v = getAt(r, path);
+          if (v === undefined || v === null || v === '') return fail(name, 'is required');
+        }
+        return undefined;
+      };
+    }
+  }
+}
+
+/** A step on one scalar field: a missing or null field is left alone (`required` rejects those); `change` answering undefined keeps the value. */
+function valueStep(name: string, path: FieldPath, change: (text: string) => { value: unknown } | { error: string } | undefined): CompiledStep {
+  return (r) => {
+    const v = getAt(r, path);
+    if (v === undefined || v === null) return undefined;
+    const text = scalarText(v);
+    if (text === undefined) return fail(name, 'must be a string, number or boolean, not an object or array');
+    const out = change(text);
+    if (out === undefined) return undefined;
+    if ('error' in out) return fail(name, out.error);
+    setAt(r, path, out.value);
+    return undefined;
+  };
+}
+
+function renameStep(step: StepOf<'rename'>): CompiledStep {
+  const from = splitPath(step.from);
+  const to = splitPath(step.to);
+  return (r) => {
+    if (!hasAt(r, from)) return undefined;
+    const value = getAt(r, from);
+    deleteAt(r, from);
+    return setAt(r, to, value) ? undefined : fail(step.to, 'a parent of the field is not an object');
+  };
+}
+
+function keepStep(step: StepOf<'keep'>): CompiledStep {
+  const paths = step.fields.map(splitPath);
+  return (r) => {
+    const kept: [FieldPath, unknown][] = [];
+    for (const p of paths) if (hasAt(r, p)) kept.push([p, getAt(r, p)]);
+    for (const key of Object.keys(r)) delete r[key];
+    for (const [p, v] of kept) setAt(r, p, v);
+    return undefined;
+  };
+}
+
+function trimAll(value: unknown, change: (s: string) => string): unknown {
+  if (typeof value === 'string') return change(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = trimAll(value[i], change);
+    return value;
+  }
+  if (isPlainRecord(value)) for (const key of Object.keys(value)) value[key] = trimAll(value[key], change);
+  return value;
+}
+
+function stringStep(fields: '*' | string[], change: (s: string) => string): CompiledStep {
+  if (fields === '*') return (r) => { trimAll(r, change); return undefined; };
+  const paths = fields.map(splitPath);
+  return (r) => {
+    for (const p of paths) {
+      const v = getAt(r, p);
+      if (typeof v === 'string') setAt(r, p, change(v));
+    }
+    return undefined;
+  };
+}
+
+function castStep(step: StepOf<'cast'>): CompiledStep {
+  const path = splitPath(step.field);
+  const name = step.field;
+  switch (step.to) {
+    case 'string':
+      return valueStep(name, path, (text) => ({ value: text }));
+    case 'number':
+    case 'integer': {
+      const pattern = step.to === 'number' ? NUMBER : INTEGER;
+      return valueStep(name, path, (text) => {
+        const t = text.trim();
+        // Kept as the exact number written: a cast to number loses no digit.
+        return pattern.test(t) ? { value: new LosslessNumber(t) } : { error: `${describe(text)} is not ${step.to === 'number' ? 'a number' : 'an integer'}` };
+      });
+    }
+    case 'boolean':
+      return valueStep(name, path, (text) => {
+        const t = text.trim().toLowerCase();
+        if (TRUE_TEXT.has(t)) return { value: true };
+        if (FALSE_TEXT.has(t)) return { value: false };
+        return { error: `${describe(text)} is not a boolean (true/false, yes/no, 1/0)` };
+      });
+    case 'date':
+    case 'datetime': {
+      const reader = dateReader(step.to, step.formats);
+      return valueStep(name, path, (text) => {
+        const read = reader.read(text.trim());
+        return read.ok ? { value: read.iso } : { error: read.message };
+      });
+    }
+  }
+}
+
+function mapStep(step: StepOf<'map'>): CompiledStep {
+  const path = splitPath(step.field);
+  const table = new Map(Object.entries(step.values));
+  const otherwise = step.otherwise;
+  return valueStep(step.field, path, (text) => {
+    if (table.has(text)) return { value: structuredClone(table.get(text)) };
+    if (otherwise === 'keep') return undefined;
+    if (otherwise === 'null') return { value: null };
+    return { error: `${describe(text)} is not one of the mapped values` };
+  });
+}
+
+function splitStep(step: StepOf<'split'>): CompiledStep {
+  const path = splitPath(step.field);
+  const into = step.into.map(splitPath);
+  return (r) => {
+    const v = getAt(r, path);
+    if (v === undefined || v === null) return undefined;
+    const text = scalarText(v);
+    if (text === undefined) return fail(step.field, 'must be a string to split');
+    const parts = text.split(step.separator);
+    // The last field takes the rest, so nothing of the value is lost.
+    const tail = parts.splice(into.length - 1).join(step.separator);
+    parts.push(tail);
+    for (let i = 0; i < into.length && i < parts.length; i++) {
+      if (!setAt(r, into[i]!, parts[i])) return fail(step.into[i]!, 'a parent of the field is not an object');
+    }
+    return undefined;
+  };
+}
+
+function joinStep(step: StepOf<'join'>): CompiledStep {
+  const paths = step.fields.map((f) => [f, splitPath(f)] as const);
+  const into = splitPath(step.into);
+  return (r) => {
+    const parts: string[] = [];
+    for (const [name, p] of paths) {
+      const v = getAt(r, p);
+      if (v === undefined || v === null) continue;
+      const text = scalarText(v);
+      if (text === undefined) return fail(name, 'must be a string, number or boolean to join');
+      if (text !== '') parts.push(text);
+    }
+    return setAt(r, into, parts.join(step.separator)) ? undefined : fail(step.into, 'a parent of the field is not an object');
+  };
+}
+
+function filterStep(step: StepOf<'filter'>): CompiledStep {
+  const path = splitPath(step.field);
+  if (step.exists !== undefined) {
+    const want = step.exists;
+    return (r) => {
+      const v = getAt(r, path);
+      return (v !== undefined && v !== null) === want ? undefined : SKIP;
+    };
+  }
+  const accepted = new Set((step.in ?? [step.equals!]).map((v) => String(v)));
+  return (r) => {
+    const text = scalarText(getAt(r, path));
+    return text !== undefined && accepted.has(text) ? undefined : SKIP;
+  };
+}
