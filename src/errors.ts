@@ -81,6 +81,8 @@ export const errors = {
     new AppError(404, 'job_not_found', `Job ${JSON.stringify(id.slice(0, 100))} does not exist.`),
   routeNotFound: (method: string, path: string) =>
     new AppError(404, 'route_not_found', `No route for ${method} ${path.slice(0, 200)}.`),
+  fileNotFound: (id: string) =>
+    new AppError(404, 'file_not_found', `File ${JSON.stringify(id.slice(0, 100))} does not exist in this project.`),
   recordTooLarge: (id: string, size: number, limit: number) =>
     new AppError(
       400,
@@ -99,6 +101,8 @@ export const errors = {
     new AppError(409, 'model_version_conflict', `The record model changed meanwhile (now version ${current}); read it again and retry.`),
   modelHasNoKey: () =>
     new AppError(400, 'model_has_no_key', 'This project has no customer key: set one with PUT /v1/projects/{projectId}/model.'),
+  eraseNeedsKey: () =>
+    new AppError(409, 'project_not_keyed', 'Erasing a customer needs a customer key: this project has none, so records are deleted by id.'),
   invalidKeyQuery: (fields: readonly string[], problem: string) =>
     new AppError(400, 'invalid_key_query', `${problem} A lookup takes exactly the key fields as parameters: ${fields.join(', ')}.`),
   fieldNotIndexed: (field: string, indexed: readonly string[]) =>

@@ -41,6 +41,15 @@ export interface PushResult {
   skipped?: number[];
 }
 
+/** What an erase removed: counts only, never the erased values. */
+export interface ErasedCustomer {
+  recordId: string;
+  fieldsErased: number;
+  tracesRemoved: { provenanceEntries: number; appliedMarks: number; idempotencyClaims: number };
+}
+
+const STORED_DEPTH = 1000;
+
 /** A keyed project's answer adds how many customers' records were created, changed or left alone. */
 export type KeyedPushResult = PushResult & KeyedCounts;
 
@@ -68,6 +77,10 @@ interface Candidate {
   index: number;
   value?: unknown;
   error?: RecordError;
+  /** Left out by a `filter` cleaning step. */
+  skipped?: boolean;
+  /** The record's JSON text as sent, kept when the cleaning rules or the schema refused it. */
+  raw?: string;
 }
 
 /**
@@ -77,10 +90,6 @@ interface Candidate {
  */
 export class RecordService {
   constructor(
-  /** Left out by a `filter` cleaning step. */
-  skipped?: boolean;
-  /** The record's JSON text as sent, kept when the cleaning rules or the schema refused it. */
-  raw?: string;
     private readonly records: RecordStore,
     private readonly control: ControlStore,
     private readonly limits: RecordLimits,
@@ -121,6 +130,7 @@ export class RecordService {
     const result: PushResult = { accepted: 0, rejected: 0, records: [], errors: [], ...cleaned };
     const toStore: StoredRecord[] = [];
     for (const candidate of candidates) {
+      if (candidate.skipped) continue;
       if (candidate.error) {
         result.errors.push(candidate.error);
         continue;
@@ -130,7 +140,6 @@ export class RecordService {
       const built = buildRecord({
         id,
         body: { value: candidate.value },
-      if (candidate.skipped) continue;
         // A retried idempotent request must store byte-identical items, so its source names
         // the Idempotency-Key rather than the retry's own request id.
         source: JSON.stringify(
@@ -167,6 +176,7 @@ export class RecordService {
     const changes: KeyedChange[] = [];
     const indexes: number[] = [];
     for (const candidate of candidates) {
+      if (candidate.skipped) continue;
       if (candidate.error) {
         result.errors.push(candidate.error);
         continue;
@@ -176,7 +186,6 @@ export class RecordService {
         idempotencyKey === undefined
           ? { type: 'api', keyId: input.source.keyId, requestId: input.source.requestId, index }
           : { type: 'api', keyId: input.source.keyId, idempotencyKey, index },
-      if (candidate.skipped) continue;
       );
       const bytes = isPlainRecord(value) ? Buffer.byteLength(toJsonText(value)) : 0;
       const made = keyedChangeOf(input.project, model, value, bytes, {
@@ -218,6 +227,53 @@ export class RecordService {
    * `allowed` (such as `provenance`) pass; anything else is refused.
    */
   async getByKey(project: ProjectItem, params: Record<string, unknown>, allowed: readonly string[] = []): Promise<StoredRecord> {
+    const { id, key } = this.customerOf(project, params, allowed);
+    const record = await this.records.getRecord(project.tableName, id);
+    // The id is derived from the project and the key, and each project has its own table:
+    // a key never finds another project's customer.
+    if (!record) throw errors.recordNotFound(JSON.stringify(key));
+    return record;
+  }
+
+  /** Removes one record (and, in the embedded store, its index entries). */
+  async delete(project: ProjectItem, id: string): Promise<StoredRecord> {
+    if (id.length === 0 || id.length > 128) throw errors.recordNotFound(id);
+    const removed = await this.records.deleteRecord(project.tableName, id);
+    if (!removed) throw errors.recordNotFound(id);
+    return removed;
+  }
+
+  /**
+   * Erases a customer by key: the record (its data, provenance and applied marks go with
+   * it) and the idempotency claims of the pushes that wrote it. A claim holds only a body
+   * hash, no value of the customer's; it is removed so that nothing ties the key to the
+   * customer any more. A retried push is then a new request and stores what it carries.
+   */
+  async eraseByKey(project: ProjectItem, params: Record<string, unknown>): Promise<ErasedCustomer> {
+    if (!isKeyed(project.model)) throw errors.eraseNeedsKey();
+    const { id, key } = this.customerOf(project, params, []);
+    const removed = await this.records.deleteRecord(project.tableName, id);
+    if (!removed) throw errors.recordNotFound(JSON.stringify(key));
+    const data = parseJsonExact(removed.data, STORED_DEPTH) as Record<string, unknown>;
+    const provenance = removed.keyed ? (JSON.parse(removed.keyed.provenance) as Record<string, { source?: unknown; lastSeen?: { source?: unknown } }>) : {};
+    const applied = removed.keyed ? (JSON.parse(removed.keyed.applied) as Record<string, number>) : {};
+    const idempotencyKeys = new Set<string>();
+    for (const stream of Object.keys(applied)) if (stream.startsWith('push:')) idempotencyKeys.add(stream.slice('push:'.length));
+    const sources = [removed.source, ...Object.values(provenance).flatMap((entry) => [entry.source, entry.lastSeen?.source])];
+    for (const source of sources) {
+      const key = idempotencyKeyOf(source);
+      if (key !== undefined) idempotencyKeys.add(key);
+    }
+    const claims = await this.control.deleteIdempotencyClaims(project.id, [...idempotencyKeys]);
+    return {
+      recordId: id,
+      fieldsErased: Object.keys(data).length,
+      tracesRemoved: { provenanceEntries: Object.keys(provenance).length, appliedMarks: Object.keys(applied).length, idempotencyClaims: claims },
+    };
+  }
+
+  /** The id of the customer named by key parameters, normalized as writes are. */
+  private customerOf(project: ProjectItem, params: Record<string, unknown>, allowed: readonly string[]): { id: string; key: Record<string, string> } {
     const model = project.model;
     if (!isKeyed(model)) throw errors.modelHasNoKey();
     const fields = model.key.fields;
@@ -232,12 +288,7 @@ export class RecordService {
       if (value.length === 0) throw errors.invalidKeyQuery(fields, `The key field ${field} is empty.`);
       Object.defineProperty(key, field, { value, enumerable: true });
     }
-    const id = keyedRecordId(project.id, model, key);
-    const record = await this.records.getRecord(project.tableName, id);
-    // The id is derived from the project and the key, and each project has its own table:
-    // a key never finds another project's customer.
-    if (!record) throw errors.recordNotFound(JSON.stringify(key));
-    return record;
+    return { id: keyedRecordId(project.id, model, key), key };
   }
 
   /**
@@ -331,6 +382,21 @@ export class RecordService {
       return { index, error: onUnreadable(error instanceof Error ? error : new Error('invalid JSON')) };
     }
   }
+}
+
+/** The Idempotency-Key named by a record's source JSON, if it came from an idempotent push. */
+function idempotencyKeyOf(source: unknown): string | undefined {
+  let parsed: unknown = source;
+  if (typeof source === 'string') {
+    try {
+      parsed = JSON.parse(source);
+    } catch {
+      return undefined;
+    }
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const { type, idempotencyKey } = parsed as { type?: unknown; idempotencyKey?: unknown };
+  return type === 'api' && typeof idempotencyKey === 'string' ? idempotencyKey : undefined;
 }
 
 const isRecordFault = (error: unknown): error is AppError => error instanceof AppError && RECORD_PARSE_CODES.has(error.code);

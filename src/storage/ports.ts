@@ -100,6 +100,11 @@ export interface RecordStore {
   ensureIndexes(table: string): Promise<void>;
   /** A page of records whose indexed value matches, read from the index, never by a scan. */
   queryIndex(table: string, query: IndexQuery): Promise<RecordPage>;
+  /**
+   * Removes the record and its index entries; returns the record as it was, or null when
+   * there was none.
+   */
+  deleteRecord(table: string, id: string): Promise<StoredRecord | null>;
 }
 
 export interface Page<T> {
@@ -150,6 +155,8 @@ export interface ControlStore extends JobStore {
    * key was seen before (so the caller can compare request bodies).
    */
   claimIdempotencyKey(projectId: string, key: string, claim: IdempotencyClaim): Promise<IdempotencyClaim>;
+  /** Forgets the claims of these idempotency keys; returns how many there were. */
+  deleteIdempotencyClaims(projectId: string, keys: readonly string[]): Promise<number>;
   ping(): Promise<void>;
 }
 

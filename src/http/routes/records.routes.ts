@@ -1,4 +1,5 @@
 import type { Router } from 'express';
+import type { Principal } from '../../domain/auth.service.js';
 import { isKeyed } from '../../domain/record-model.js';
 import { errors } from '../../errors.js';
 import { mediaType, rawBody, requireMediaType } from '../middleware/body.js';
@@ -11,7 +12,7 @@ const PUSH_TYPES = ['application/json', 'application/x-ndjson', 'application/ndj
 
 export function registerRecordRoutes(router: Router, deps: RouteDeps): void {
   const { requireProject } = deps.guards;
-  const { records, cursors, metrics, config } = deps;
+  const { records, cursors, metrics, config, audit } = deps;
 
   router.post(
     '/v1/projects/:projectId/records',
@@ -66,11 +67,29 @@ export function registerRecordRoutes(router: Router, deps: RouteDeps): void {
     res.type('application/json').send(recordJson(record, { provenance: provenanceParam(req.query.provenance) }));
   });
 
+  // Before /records/:recordId, as the lookup is. The answer counts what went, never the values.
+  router.delete('/v1/projects/:projectId/records/by-key', requireProject('records:write'), async (req, res) => {
+    const project = res.locals.project!;
+    if (isKeyed(project.model)) assertKnownParameters(req.query, project.model.key.fields);
+    const erased = await records.eraseByKey(project, req.query as Record<string, unknown>);
+    audit(req, res, 'customer_erased', { projectId: project.id, recordId: erased.recordId, keyId: keyIdOf(res.locals.principal) });
+    res.json(erased);
+  });
+
+  router.delete('/v1/projects/:projectId/records/:recordId', requireProject('records:write'), acceptParameters(), async (req, res) => {
+    const project = res.locals.project!;
+    const removed = await records.delete(project, String(req.params.recordId));
+    audit(req, res, 'record_deleted', { projectId: project.id, recordId: removed.id, keyId: keyIdOf(res.locals.principal) });
+    res.status(204).end();
+  });
+
   router.get('/v1/projects/:projectId/records/:recordId', requireProject('records:read'), acceptParameters('provenance'), async (req, res) => {
     const record = await records.get(res.locals.project!, String(req.params.recordId));
     res.type('application/json').send(recordJson(record, { provenance: provenanceParam(req.query.provenance) }));
   });
 }
+
+const keyIdOf = (principal: Principal | undefined) => (principal?.kind === 'key' ? principal.key.id : 'admin');
 
 /** `?provenance=true|false`; anything else is refused rather than read as false. */
 function provenanceParam(raw: unknown): boolean {

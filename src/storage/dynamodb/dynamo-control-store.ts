@@ -1,4 +1,5 @@
 import {
+  DeleteItemCommand,
   DescribeTableCommand,
   PutItemCommand,
   QueryCommand,
@@ -223,6 +224,20 @@ export class DynamoControlStore extends DynamoJobStore implements ControlStore {
       if (!existing) throw new Error('an idempotency claim exists and then does not');
       return fromItem(idempotencyClaimSchema, existing, 'idempotency claim');
     });
+  }
+
+  async deleteIdempotencyClaims(projectId: string, keys: readonly string[]): Promise<number> {
+    let deleted = 0;
+    for (const key of new Set(keys)) {
+      const digest = createHash('sha256').update(key).digest('base64url');
+      const out = await guard(() =>
+        this.client.send(
+          new DeleteItemCommand({ TableName: this.tableName, Key: marshall({ pk: `idem#${projectId}#${digest}`, sk: 'idem' }), ReturnValues: 'ALL_OLD' }),
+        ),
+      );
+      if (out.Attributes) deleted++;
+    }
+    return deleted;
   }
 
   async ping(): Promise<void> {

@@ -1,5 +1,6 @@
 import {
   BatchWriteItemCommand,
+  DeleteItemCommand,
   GetItemCommand,
   ScanCommand,
   type DynamoDBClient,
@@ -115,6 +116,14 @@ export class DynamoRecordStore implements RecordStore {
 
   async queryIndex(table: string, query: IndexQuery): Promise<RecordPage> {
     return queryDynamoIndex(this.client, table, query);
+  }
+
+  /** The GSIs follow the item: DynamoDB drops its index entries with it. */
+  async deleteRecord(table: string, id: string): Promise<StoredRecord | null> {
+    return guard(async () => {
+      const out = await this.client.send(new DeleteItemCommand({ TableName: table, Key: { id: { S: id } }, ReturnValues: 'ALL_OLD' }));
+      return out.Attributes ? fromItem(out.Attributes) : null;
+    });
   }
 
   async getRecord(table: string, id: string): Promise<StoredRecord | null> {

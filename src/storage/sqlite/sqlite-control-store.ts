@@ -118,6 +118,15 @@ export class SqliteControlStore extends SqliteJobStore implements ControlStore {
     });
   }
 
+  async deleteIdempotencyClaims(projectId: string, keys: readonly string[]): Promise<number> {
+    const remove = this.database.db.prepare('DELETE FROM idempotency_claims WHERE project_id = ? AND key_hash = ?');
+    return this.database.transaction(() => {
+      let deleted = 0;
+      for (const key of new Set(keys)) deleted += remove.run(projectId, createHash('sha256').update(key).digest('base64url')).changes;
+      return deleted;
+    });
+  }
+
   /**
    * Stores a claim as another store kept it: under the key's SHA-256 digest (the key
    * itself is never stored), with its expiry in epoch ms. For copying data between stores.

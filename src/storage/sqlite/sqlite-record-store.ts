@@ -16,6 +16,7 @@ interface RecordRow {
 interface TableStatements {
   upsert: Statement<[string, string, string, string, string | null]>;
   get: Statement<[string], RecordRow>;
+  remove: Statement<[string]>;
   first: Statement<[number], RecordRow>;
   after: Statement<[string, number], RecordRow>;
   index: SqliteRecordIndex;
@@ -95,6 +96,18 @@ export class SqliteRecordStore implements RecordStore {
     return { items, lastId: JSON.stringify([value, last.id]) };
   }
 
+  async deleteRecord(table: string, id: string): Promise<StoredRecord | null> {
+    const { get, remove, index } = this.tableStatements(table);
+    return this.database.transaction(() => {
+      const row = get.get(id);
+      if (!row) return null;
+      const record = fromRow(row);
+      remove.run(id);
+      index.replace(id, record.keyed?.index ?? [], []);
+      return record;
+    });
+  }
+
   async getRecord(table: string, id: string): Promise<StoredRecord | null> {
     const row = this.database.guard(() => this.tableStatements(table).get.get(id));
     return row ? fromRow(row) : null;
@@ -132,6 +145,7 @@ export class SqliteRecordStore implements RecordStore {
                ingested_at = excluded.ingested_at, keyed = excluded.keyed`,
           ),
           get: db.prepare<[string], RecordRow>(`SELECT ${COLUMNS} FROM ${name} WHERE id = ?`),
+          remove: db.prepare<[string]>(`DELETE FROM ${name} WHERE id = ?`),
           first: db.prepare<[number], RecordRow>(`SELECT ${COLUMNS} FROM ${name} ORDER BY id LIMIT ?`),
           after: db.prepare<[string, number], RecordRow>(`SELECT ${COLUMNS} FROM ${name} WHERE id > ? ORDER BY id LIMIT ?`),
           index: new SqliteRecordIndex(db, table, COLUMNS),

@@ -154,6 +154,14 @@ export function describeKeyedStoreContract(name: string, factory: () => Promise<
         expect(await allPages({ equals: 'FR' }, 100)).toEqual(['a2', 'a4']);
       });
 
+      it('drops a deleted record from the index', async () => {
+        await records.upsertRecords(indexed, ['a10'], () => withCountry('a10', 'DK', 1));
+        expect(await allPages({ equals: 'DK' }, 100)).toEqual(['a10']);
+        expect((await records.deleteRecord(indexed, 'a10'))?.keyed?.index).toEqual([{ field: 'country', slot: 2, value: 'DK' }]);
+        expect(await allPages({ equals: 'DK' }, 100)).toEqual([]);
+        expect(await allPages({ prefix: 'D' }, 100)).toEqual([]);
+      });
+
       it('refuses a position it did not give out', async () => {
         expect(appErrorCode(await rejectionOf(query({ equals: 'GB' }, 10, 'not a position')))).toBe('invalid_cursor');
       });

@@ -157,6 +157,15 @@ export function describeRecordAndControlStoreContract(
         expect(await records.getRecord(table, 'no-such-record')).toBeNull();
       });
 
+      it('deleteRecord removes one record and returns it as it was; null for an unknown id', async () => {
+        await records.putRecords(table, [record('del-1', '{"a":1}'), record('del-2', '{"b":2}')]);
+        expect(await records.deleteRecord(table, 'del-1')).toEqual(record('del-1', '{"a":1}'));
+        expect(await records.getRecord(table, 'del-1')).toBeNull();
+        expect(await records.getRecord(table, 'del-2')).toEqual(record('del-2', '{"b":2}'));
+        expect(await records.deleteRecord(table, 'del-1')).toBeNull();
+        expect(await records.deleteRecord(table, 'no-such-record')).toBeNull();
+      });
+
       it('pages with afterId, every record exactly once', async () => {
         const paged = freshName('ct-paged');
         await records.ensureTable(paged);
@@ -270,6 +279,18 @@ export function describeRecordAndControlStoreContract(
         expect(await control.claimIdempotencyKey('i-proj', 'order-2', claim)).toEqual(claim);
         const unicode = { bodyHash: 'u', firstSeenAt: at(4) };
         expect(await control.claimIdempotencyKey('i-proj', 'ключ 😀 '.repeat(20), unicode)).toEqual(unicode);
+      });
+
+      it('deletes the claims of given keys in one project only, counting those that existed', async () => {
+        const claim = { bodyHash: 'gone', firstSeenAt: at(5) };
+        for (const key of ['erase-1', 'erase-2']) await control.claimIdempotencyKey('i-erase', key, claim);
+        await control.claimIdempotencyKey('i-keep', 'erase-1', claim);
+        expect(await control.deleteIdempotencyClaims('i-erase', ['erase-1', 'erase-2', 'erase-1', 'never-claimed'])).toBe(2);
+        expect(await control.deleteIdempotencyClaims('i-erase', ['erase-1'])).toBe(0);
+        expect(await control.deleteIdempotencyClaims('i-erase', [])).toBe(0);
+        const fresh = { bodyHash: 'new', firstSeenAt: at(6) };
+        expect(await control.claimIdempotencyKey('i-erase', 'erase-1', fresh)).toEqual(fresh);
+        expect(await control.claimIdempotencyKey('i-keep', 'erase-1', fresh)).toEqual(claim);
       });
 
       it('lets exactly one of racing claims win', async () => {
