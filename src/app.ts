@@ -10,6 +10,7 @@ import { requestContext } from './http/middleware/request-context.js';
 import type { Lifecycle, RouteDeps } from './http/route-deps.js';
 import { registerFileRoutes } from './http/routes/files.routes.js';
 import { registerProjectRoutes } from './http/routes/projects.routes.js';
+import { registerModelPreviewRoutes } from './http/routes/model-preview.routes.js';
 import { registerRecordRoutes } from './http/routes/records.routes.js';
 import { registerSystemRoutes } from './http/routes/system.routes.js';
 import type { Logger } from './observability/logger.js';
@@ -94,6 +95,7 @@ export function createApp(deps: AppDeps): IntakeApp {
   // pushes and reads, uploads) come first and pay for the fewest failed matches.
   registerRecordRoutes(routes, routeDeps);
   registerFileRoutes(routes, routeDeps);
+  registerModelPreviewRoutes(routes, routeDeps);
   registerProjectRoutes(routes, routeDeps);
   registerSystemRoutes(routes, routeDeps);
   app.use(routes);

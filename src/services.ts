@@ -10,6 +10,7 @@ import { RecordModelService } from './domain/record-model.service.js';
 import { IndexBackfill } from './domain/index-backfill.js';
 import { randomUUID } from 'node:crypto';
 import { FileUploadService } from './ingest/file-upload.service.js';
+import { ModelPreviewService } from './quality/model-preview.service.js';
 import type { JobItem } from './domain/model.js';
 import type { Storage } from './storage/ports.js';
 
@@ -22,6 +23,7 @@ export interface Services {
   jobs: JobService;
   health: HealthService;
   cursors: CursorCodec;
+  previews: ModelPreviewService;
   uploads: FileUploadService;
 }
 
@@ -50,6 +52,11 @@ export function createServices(
     ),
     jobs: new JobService(storage.control),
     health: new HealthService(storage.control, storage.objects),
+    previews: new ModelPreviewService(storage.objects, storage.records, {
+      maxDecompressedBytes: config.limits.maxDecompressedBytes,
+      maxInflationRatio: config.limits.maxInflationRatio,
+      maxJsonDepth: config.limits.maxJsonDepth,
+    }),
     cursors: new CursorCodec(adminToken),
     uploads: new FileUploadService(storage.objects, storage.control, config.limits.maxFileBytes, onJobQueued),
   };
