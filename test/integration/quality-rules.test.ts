@@ -135,7 +135,7 @@ describe.each(MODES)('cleaning rules (%s mode)', (mode) => {
   });
 
   describe('files', () => {
-    it('a row failing step 3 of 5 is a row error naming step 3; nothing of it is stored, the other rows are', async () => {
+    it('a row failing the third of five steps is a row error naming that step by its index (2); nothing of it is stored, the other rows are', async () => {
       const p = await projectWith({ key: { fields: ['email'] }, rules: RULES });
       const csv = [
         'email,signup,country',
