@@ -10,6 +10,7 @@ import { requestContext } from './http/middleware/request-context.js';
 import type { Lifecycle, RouteDeps } from './http/route-deps.js';
 import { registerFileRoutes } from './http/routes/files.routes.js';
 import { registerProjectRoutes } from './http/routes/projects.routes.js';
+import { registerQuarantineRoutes } from './http/routes/quarantine.routes.js';
 import { registerModelPreviewRoutes } from './http/routes/model-preview.routes.js';
 import { registerRecordRoutes } from './http/routes/records.routes.js';
 import { registerSystemRoutes } from './http/routes/system.routes.js';
@@ -97,6 +98,7 @@ export function createApp(deps: AppDeps): IntakeApp {
   registerFileRoutes(routes, routeDeps);
   registerModelPreviewRoutes(routes, routeDeps);
   registerProjectRoutes(routes, routeDeps);
+  registerQuarantineRoutes(routes, routeDeps);
   registerSystemRoutes(routes, routeDeps);
   app.use(routes);
   Object.defineProperty(app, 'routes', { value: routes });

@@ -93,6 +93,8 @@ const SETTINGS = {
      */
     maxInflationRatio: env('INTAKE_MAX_INFLATION_RATIO', int(400, 2, 100_000)),
   },
+  /** Days a refused row stays in its project's quarantine. */
+  quarantineRetentionDays: env('INTAKE_QUARANTINE_RETENTION_DAYS', int(30, 1, 3650)),
   /** At most 5 s: it bounds how long a revoked key keeps working on other tasks. */
   keyCacheMs: env('INTAKE_KEY_CACHE_MS', int(2000, 0, 5000)),
   poller: {

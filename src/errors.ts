@@ -75,6 +75,8 @@ export const errors = {
   projectNotFound: (id: string) =>
     new AppError(404, 'project_not_found', `Project ${id} does not exist.`),
   keyNotFound: (id: string) => new AppError(404, 'key_not_found', `API key ${id} does not exist.`),
+  quarantineEntryNotFound: (id: string) =>
+    new AppError(404, 'quarantine_entry_not_found', `Quarantine entry ${JSON.stringify(id.slice(0, 100))} does not exist.`),
   recordNotFound: (id: string) =>
     new AppError(404, 'record_not_found', `Record ${JSON.stringify(id.slice(0, 100))} does not exist.`),
   jobNotFound: (id: string) =>

@@ -13,6 +13,7 @@ import { FileUploadService } from './ingest/file-upload.service.js';
 import { ModelPreviewService } from './quality/model-preview.service.js';
 import type { JobItem } from './domain/model.js';
 import type { Storage } from './storage/ports.js';
+import { QuarantineService } from './quality/quarantine/quarantine.service.js';
 
 export interface Services {
   projects: ProjectService;
@@ -25,6 +26,7 @@ export interface Services {
   cursors: CursorCodec;
   previews: ModelPreviewService;
   uploads: FileUploadService;
+  quarantine: QuarantineService;
 }
 
 /** Domain services over the storage ports, shared by the HTTP app and the poller. */
@@ -59,5 +61,6 @@ export function createServices(
     }),
     cursors: new CursorCodec(adminToken),
     uploads: new FileUploadService(storage.objects, storage.control, config.limits.maxFileBytes, onJobQueued),
+    quarantine: new QuarantineService(storage.control.quarantine, config.quarantineRetentionDays),
   };
 }

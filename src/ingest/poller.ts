@@ -22,6 +22,8 @@ export interface PollerOptions {
   maxRecordDepth?: number;
   /** gzip bomb guard (INTAKE_MAX_INFLATION_RATIO); unset, the parsers' default. */
   maxInflationRatio?: number;
+  /** Days a refused row stays quarantined (INTAKE_QUARANTINE_RETENTION_DAYS); unset, 30. */
+  quarantineRetentionDays?: number;
   /**
    * An object that appeared without the API is left alone until it is this old, so a
    * writer still copying it into place is not read half-way.
@@ -73,6 +75,7 @@ export class Poller {
       maxDecompressedBytes: options.maxDecompressedBytes,
       maxRecordDepth: options.maxRecordDepth,
       maxInflationRatio: options.maxInflationRatio,
+      quarantineRetentionDays: options.quarantineRetentionDays,
       writeConcurrency: options.writeConcurrency,
       checkpointIntervalMs: options.checkpointIntervalMs,
       maxAttempts: options.maxAttempts,

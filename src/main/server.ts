@@ -58,6 +58,7 @@ async function main(): Promise<void> {
         // A record a push refuses as too deep is refused in a file too.
         maxRecordDepth: config.limits.maxJsonDepth,
         maxInflationRatio: config.limits.maxInflationRatio,
+        quarantineRetentionDays: config.quarantineRetentionDays,
       },
     );
   }

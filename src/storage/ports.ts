@@ -9,6 +9,7 @@ import type {
   StoredRecord,
 } from '../domain/model.js';
 import type { StoredModel } from '../domain/record-model.js';
+import type { QuarantineEntry, QuarantineFilter } from '../quality/quarantine/quarantine-entry.js';
 
 /**
  * Narrow storage ports. Domain and HTTP code depend on these only; the adapters under
@@ -134,7 +135,23 @@ export interface JobStore {
   setJobObjectKey(projectId: string, jobId: string, objectKey: string): Promise<void>;
 }
 
+/**
+ * The projects' quarantines: refused rows kept with their input, in the control store
+ * (a table in SQLite, items under `quarantine#<project>` in the DynamoDB control table).
+ */
+export interface QuarantineStore {
+  /** Writes the entries (one call per batch); an entry whose id exists is replaced. */
+  putEntries(projectId: string, entries: readonly QuarantineEntry[]): Promise<void>;
+  /** Unexpired entries in id order, optionally filtered; `next` continues after the page's last id. */
+  listEntries(projectId: string, options: QuarantineFilter & { limit: number; after?: string; now: number }): Promise<Page<QuarantineEntry>>;
+  /** Removes the entry; false when there was none. */
+  deleteEntry(projectId: string, id: string): Promise<boolean>;
+  /** Removes entries that expired before `now` (DynamoDB's TTL does this by itself); how many went. */
+  sweepExpired(now: number): Promise<number>;
+}
+
 export interface ControlStore extends JobStore {
+  readonly quarantine: QuarantineStore;
   ensureTable(): Promise<void>;
   /** Throws project_exists when the id is taken. */
   createProject(project: ProjectItem): Promise<void>;

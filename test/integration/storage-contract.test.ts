@@ -19,6 +19,7 @@ import { freshName } from '../support/contract/contract-helpers.js';
 import { describeObjectStoreContract } from '../support/contract/object-store.contract.js';
 import { describeKeyedStoreContract } from '../support/contract/keyed-record-store.contract.js';
 import { describeRecordAndControlStoreContract } from '../support/contract/record-control-store.contract.js';
+import { describeQuarantineStoreContract } from '../support/contract/quarantine-store.contract.js';
 import { testAwsEnv } from '../support/endpoints.js';
 
 describeObjectStoreContract('FsObjectStore (embedded)', async () => {
@@ -97,6 +98,26 @@ describeKeyedStoreContract('SQLite adapters (embedded)', async () => {
   return {
     records: new SqliteRecordStore(database),
     control: new SqliteControlStore(database),
+    close: async () => {
+      database.close();
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describeQuarantineStoreContract('DynamoDB control table on DynamoDB Local', async () => {
+  const env = testAwsEnv();
+  const client = createDynamoClient({ region: env.region, endpoint: env.dynamodbEndpoint, credentials: env.credentials });
+  const control = new DynamoControlStore(client, freshName('ct-quarantine'));
+  await control.ensureTable();
+  return { store: control.quarantine, close: async () => client.destroy() };
+});
+
+describeQuarantineStoreContract('SQLite (embedded)', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'intake-contract-quarantine-'));
+  const database = SqliteDatabase.open(path.join(dir, 'intake.db'), { synchronous: 'normal' });
+  return {
+    store: new SqliteControlStore(database).quarantine,
     close: async () => {
       database.close();
       await fs.rm(dir, { recursive: true, force: true });

@@ -12,6 +12,7 @@ const PUSH_TYPES = ['application/json', 'application/x-ndjson', 'application/ndj
 
 export function registerRecordRoutes(router: Router, deps: RouteDeps): void {
   const { requireProject } = deps.guards;
+  const { quarantine } = deps;
   const { records, cursors, metrics, config, audit } = deps;
 
   router.post(
@@ -35,6 +36,17 @@ export function registerRecordRoutes(router: Router, deps: RouteDeps): void {
           requestId: res.locals.requestId,
         },
       });
+      // Every refused record is kept with its text, whatever refused it.
+      await quarantine.keepPushRejections(
+        project,
+        {
+          body,
+          contentType: mediaType(req) === 'application/json' ? 'json' : 'ndjson',
+          idempotencyKey: req.get('idempotency-key'),
+          source: { keyId: principal.kind === 'key' ? principal.key.id : 'admin', requestId: res.locals.requestId },
+        },
+        result.errors,
+      );
       metrics.recordsAccepted.inc({ source: 'api' }, result.accepted);
       for (const e of result.errors) metrics.recordsRejected.inc({ source: 'api', code: e.code });
       // Sent as is: Express's res.json would also hash the body for an ETag, which means

@@ -13,6 +13,8 @@ export interface JobRunnerDeps {
   maxRecordDepth?: number;
   /** Decompressed bytes per compressed byte past which a gzip file fails; unset, the parsers' default. */
   maxInflationRatio?: number;
+  /** Days a refused row stays in the project's quarantine; unset, the default of 30. */
+  quarantineRetentionDays?: number;
   /** BatchWriteItem calls one job keeps in flight. */
   writeConcurrency?: number;
   /** How often a running job saves its progress (and proves it still holds the lease). */

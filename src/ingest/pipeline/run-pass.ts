@@ -1,4 +1,5 @@
 import type { JobProgress } from '../../domain/model.js';
+import { FileQuarantine } from '../../quality/quarantine/file-quarantine.js';
 import { isKeyed, type KeyedModel } from '../../domain/record-model.js';
 import type { OpenedFile } from '../parsers/types.js';
 import { WriteWindow } from '../write-window.js';
@@ -44,6 +45,8 @@ const MIN_KEYED_BATCH_ROWS = 500;
 interface PassState {
   readonly tally: RowTally;
   readonly writes: WriteWindow;
+  /** The pass's refused rows, written to the project's quarantine batch by batch. */
+  readonly quarantine: FileQuarantine;
   /** Keyed projects: the model the pass applies (as the project had it when the pass began) and its counts. */
   readonly keyed?: { model: KeyedModel; tally: KeyedTally };
   input?: ByteCounter;
@@ -59,9 +62,11 @@ interface PassState {
 export async function runPass(ctx: JobContext, report: ErrorReport, lease: LeaseWatch): Promise<PassResult> {
   const tally = newRowTally();
   const model = ctx.project.model;
-  const keyed = isKeyed(model) ? { model, tally: keyedTally(ctx, tally, report) } : undefined;
+  const quarantine = new FileQuarantine(ctx.deps.control.quarantine, ctx.project, ctx.job, ctx.deps.quarantineRetentionDays);
+  const keyed = isKeyed(model) ? { model, tally: keyedTally(ctx, tally, report, quarantine) } : undefined;
   const state: PassState = {
     tally,
+    quarantine,
     // Checkpoints may promise only the rows through which every write has finished. A keyed
     // job writes one batch at a time: a later batch may hold the same customers, and rows
     // must reach a customer's record in row order.
@@ -106,6 +111,8 @@ async function writeRows(
   const batchSize = state.keyed ? Math.max(MIN_KEYED_BATCH_ROWS, ctx.deps.records.writeBatchSize) : ctx.deps.records.writeBatchSize;
   let batch = emptyBatch();
   const writeAndCheckpoint = async (full: Batch): Promise<void> => {
+    // Refused rows reach the quarantine before the checkpoint can pass them.
+    await state.quarantine.flush();
     if (state.keyed) await writeKeyedBatch(ctx, state.writes, lease, full, state.keyed.model, state.keyed.tally);
     else await writeBatch(ctx, state.writes, lease, full);
     await checkpoints.saveIfDue();
@@ -118,10 +125,13 @@ async function writeRows(
       // hand, so the failed job's counts add up and a rerun of the same bytes gives the same records.
       if (batch.records.length > 0) await writeAndCheckpoint(batch);
       await state.writes.drain();
+      await state.quarantine.flush();
       return outcome;
     }
     if (outcome.kind === 'rejected') {
       countRejection(state.tally, report, outcome.rejection);
+      state.quarantine.add(outcome.rejection, parsed.kind === 'ok' ? parsed.value.data : null);
+      if (state.quarantine.full) await state.quarantine.flush();
     } else if (outcome.kind === 'skipped') {
       state.tally.rowsSkipped++;
     } else if (outcome.value.row <= ctx.job.checkpointRow) {
@@ -137,6 +147,7 @@ async function writeRows(
   }
   if (batch.records.length > 0) await writeAndCheckpoint(batch);
   await state.writes.drain();
+  await state.quarantine.flush();
   return { kind: 'complete' };
 }
 
@@ -169,12 +180,17 @@ function passProgress(ctx: JobContext, state: PassState): JobProgress {
  * written again, so what they did is known only from the pass that wrote them. (A job
  * writes one batch at a time, so a checkpoint's counts are exactly those of its rows.)
  */
-function keyedTally(ctx: JobContext, tally: RowTally, report: ErrorReport): KeyedTally {
+function keyedTally(ctx: JobContext, tally: RowTally, report: ErrorReport, quarantine: FileQuarantine): KeyedTally {
   return {
     recordsCreated: ctx.job.recordsCreated ?? 0,
     recordsUpdated: ctx.job.recordsUpdated ?? 0,
     recordsUnchanged: ctx.job.recordsUnchanged ?? 0,
     rejectedAtWrite: 0,
-    reject: (rejection) => countRejection(tally, report, rejection),
+    reject: (rejection) => {
+      countRejection(tally, report, rejection);
+      // Refused at write, where only the row's change is at hand, not its text.
+      quarantine.add(rejection, null);
+    },
+    settle: () => quarantine.flush(),
   };
 }

@@ -11,6 +11,8 @@ export interface KeyedTally extends KeyedCounts {
   /** Rows whose merged record would not fit: rejected at write, so not stored. */
   rejectedAtWrite: number;
   reject(rejection: RowError): void;
+  /** Stores what `reject` kept, before the write counts as done (and a checkpoint can pass its rows). */
+  settle?(): Promise<void>;
 }
 
 /**
@@ -47,6 +49,7 @@ export async function writeKeyedBatch(
       tally.rejectedAtWrite++;
       tally.reject({ row: entries[i]!.row, code: outcome.code, message: outcome.message });
     });
+    await tally.settle?.();
   };
   await writes.add(write, batch.lastRow, entries.length);
 }

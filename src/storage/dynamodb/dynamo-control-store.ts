@@ -22,6 +22,7 @@ import type { ControlStore, Page } from '../ports.js';
 import { guard } from '../sdk-errors.js';
 import { fromItem, whenConditionHolds } from './conditional-write.js';
 import { DynamoJobStore } from './dynamo-job-store.js';
+import { DynamoQuarantineStore } from './dynamo-quarantine-store.js';
 import { ensureDynamoTable } from './dynamo-tables.js';
 
 /**
@@ -37,6 +38,7 @@ const projectKey = (id: string) => ({ pk: `project#${id}`, sk: 'project' });
 const keyKey = (id: string) => ({ pk: `key#${id}`, sk: 'key' });
 
 export class DynamoControlStore extends DynamoJobStore implements ControlStore {
+  readonly quarantine = new DynamoQuarantineStore(this.client, this.tableName);
 
   async ensureTable(): Promise<void> {
     await ensureDynamoTable(this.client, {

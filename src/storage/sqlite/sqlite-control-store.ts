@@ -12,6 +12,7 @@ import type { StoredModel } from '../../domain/record-model.js';
 import { errors } from '../../errors.js';
 import type { ControlStore, Page } from '../ports.js';
 import { SqliteJobStore } from './sqlite-job-store.js';
+import { SqliteQuarantineStore } from './sqlite-quarantine-store.js';
 
 const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 
@@ -20,6 +21,8 @@ const toKey = (doc: string) => parseStored(apiKeyItemSchema, JSON.parse(doc), 'A
 
 /** Projects, API keys, idempotency claims and jobs in the embedded database. */
 export class SqliteControlStore extends SqliteJobStore implements ControlStore {
+  readonly quarantine = new SqliteQuarantineStore(this.database);
+
   async ensureTable(): Promise<void> {
     // The schema is created when the database is opened.
   }

@@ -1,0 +1,48 @@
+import type { Router } from 'express';
+import { errors } from '../../errors.js';
+import type { QuarantineFilter } from '../../quality/quarantine/quarantine-entry.js';
+import { nextCursor, pageRequest } from '../paging.js';
+import { acceptParameters } from '../query-params.js';
+import type { RouteDeps } from '../route-deps.js';
+import { quarantineEntryView } from '../views/quarantine.view.js';
+
+export function registerQuarantineRoutes(router: Router, deps: RouteDeps): void {
+  const { requireProject, requireAdmin } = deps.guards;
+  const { quarantine, projects, cursors } = deps;
+
+  router.get(
+    '/v1/projects/:projectId/quarantine',
+    requireProject('records:read'),
+    acceptParameters('limit', 'cursor', 'jobId', 'code'),
+    async (req, res) => {
+      const project = res.locals.project!;
+      const filter = filterOf(req.query);
+      // A cursor is bound to its listing, filters included.
+      const scope = `quarantine:${project.id}:${filter.jobId ?? ''}:${filter.code ?? ''}`;
+      const page = await quarantine.list(project, filter, pageRequest(req.query, cursors, scope));
+      res.json({ items: page.items.map(quarantineEntryView), nextCursor: nextCursor(cursors, scope, page.next) });
+    },
+  );
+
+  router.delete('/v1/projects/:projectId/quarantine/:entryId', requireAdmin, acceptParameters(), async (req, res) => {
+    const project = await projects.get(String(req.params.projectId));
+    const entryId = String(req.params.entryId);
+    await quarantine.delete(project, entryId);
+    deps.audit(req, res, 'quarantine.delete', { projectId: project.id, entryId });
+    res.status(204).end();
+  });
+}
+
+/** `?jobId=&code=`: each at most once and not empty. */
+function filterOf(query: Record<string, unknown>): QuarantineFilter {
+  const filter: QuarantineFilter = {};
+  for (const name of ['jobId', 'code'] as const) {
+    const raw = query[name];
+    if (raw === undefined) continue;
+    if (typeof raw !== 'string' || raw.length === 0 || raw.length > 200) {
+      throw errors.validation(`${name} must be given once, with a value of 1 to 200 characters.`);
+    }
+    filter[name] = raw;
+  }
+  return filter;
+}
