@@ -85,8 +85,6 @@ export const errors = {
     new AppError(404, 'file_not_found', `File ${JSON.stringify(id.slice(0, 100))} does not exist in this project.`),
   routeNotFound: (method: string, path: string) =>
     new AppError(404, 'route_not_found', `No route for ${method} ${path.slice(0, 200)}.`),
-  fileNotFound: (id: string) =>
-    new AppError(404, 'file_not_found', `File ${JSON.stringify(id.slice(0, 100))} does not exist in this project.`),
   recordTooLarge: (id: string, size: number, limit: number) =>
     new AppError(
       400,

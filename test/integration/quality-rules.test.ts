@@ -197,7 +197,7 @@ describe.each(MODES)('cleaning rules (%s mode)', (mode) => {
       expect(rows[0]).toMatchObject({ row: 0, status: 'clean', record: { email: 'ada@example.com', signup: '2001-02-23', country: 'GB' }, key: { email: 'ada@example.com' }, action: 'update' });
       expect(rows[1]).toMatchObject({ row: 1, status: 'rejected', error: { code: 'rule_failed', step: 2, rule: 'cast', field: 'signup' } });
       expect(rows[2]).toMatchObject({ status: 'clean', action: 'create' });
-      expect(rows[3]).toMatchObject({ status: 'clean', action: 'update', id: (rows[2] as { id: string }).id });
+      expect(rows[3]).toMatchObject({ status: 'clean', action: 'update', id: (rows[2] as unknown as { id: string }).id });
       expect(res.body.counts).toEqual({ clean: 3, skipped: 0, rejected: 1, create: 1, update: 2 });
 
       const draft = await preview(p, { records: [{ email: 'x@example.com', country: 'UK' }], model: { key: { fields: ['email'] }, rules: [{ op: 'map', field: 'country', values: { UK: 'United Kingdom' } }] } });
