@@ -37,6 +37,7 @@ const ADMIN_PATHS = new Set([
   '/v1/projects/{projectId}/keys',
   '/v1/projects/{projectId}/keys/{keyId}',
   '/v1/projects/{projectId}/model',
+  '/v1/projects/{projectId}/quarantine/{entryId}',
   '/v1/projects/{projectId}/model/preview',
 ]);
 /** The one error response that is not the error model: readiness reports its own body. */
