@@ -30,7 +30,7 @@ describe('parseRecordModel', () => {
   });
 
   it('fills the defaults', () => {
-    expect(parseRecordModel({ key: { fields: ['email'] } })).toEqual({ key: { fields: ['email'] }, merge: 'merge', indexes: [] });
+    expect(parseRecordModel({ key: { fields: ['email'] } })).toEqual({ key: { fields: ['email'] }, merge: 'merge', indexes: [], rules: [], onInvalid: 'reject' });
   });
 });
 
