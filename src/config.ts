@@ -70,6 +70,20 @@ const SETTINGS = {
   storage: env('INTAKE_STORAGE', z.enum(['embedded', 'aws']).default('embedded')),
   dataDir: env('INTAKE_DATA_DIR', z.string().min(1).default('./data'), (dir) => path.resolve(dir)),
   adminToken: env('INTAKE_ADMIN_TOKEN', z.string().optional(), (token) => (token === '' ? undefined : token)),
+  /**
+   * When set, /metrics answers only `Authorization: Bearer <token>`. Held to the admin
+   * token's rules (at least 32 characters, no whitespace): it guards what the service reveals.
+   */
+  metricsToken: env(
+    'INTAKE_METRICS_TOKEN',
+    z
+      .string()
+      .refine((token) => token === '' || (token.length >= 32 && !/\s/.test(token)), 'must be at least 32 characters without whitespace')
+      .optional(),
+    (token) => (token === '' ? undefined : token),
+  ),
+  /** How long an Idempotency-Key holds; a retry after that is a new request. */
+  idempotencyTtlHours: env('INTAKE_IDEMPOTENCY_TTL_HOURS', int(24, 1, 24 * 365)),
   // Buckets are global on AWS and limited to 63 characters; a project id is up to 40,
   // so the prefix is kept short enough for `<prefix><projectId>` to fit.
   namePrefix: env(

@@ -31,6 +31,18 @@ export const SHUTDOWN_TIMEOUT = Duration.seconds(25);
 export const STOP_TIMEOUT = Duration.seconds(30);
 export const DEREGISTRATION_DELAY = Duration.seconds(30);
 
+/** The attribute the service writes expiries to in the control table (see dynamo-control-store.ts). */
+export const CONTROL_TABLE_TTL_ATTRIBUTE = 'ttl';
+
+/**
+ * In-memory rate-limit counters are per task: with N tasks a key would get N times its
+ * limit. Whenever autoscaling may run more than one task, the counters live in the control
+ * table, shared by every task; a single task keeps the cheaper in-memory store.
+ */
+export function rateLimitStoreFor(config: Pick<IntakeDeploymentConfig, 'maxTasks'>): 'memory' | 'dynamodb' {
+  return config.maxTasks > 1 ? 'dynamodb' : 'memory';
+}
+
 /** Intake on ECS Fargate (ARM64) behind an HTTPS ALB, with its control table, logs and alarms. */
 export class IntakeStack extends Stack {
   readonly service: ecs.FargateService;
@@ -55,6 +67,9 @@ export class IntakeStack extends Stack {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: true,
       removalPolicy: RemovalPolicy.RETAIN,
+      // Idempotency claims and rate-limit counters carry an expiry (epoch seconds) here;
+      // DynamoDB deletes them lazily, and the service treats an expired item as absent.
+      timeToLiveAttribute: CONTROL_TABLE_TTL_ATTRIBUTE,
     });
     this.controlTable.addGlobalSecondaryIndex({
       indexName: 'gsi1',
@@ -112,6 +127,7 @@ export class IntakeStack extends Stack {
         INTAKE_TRUST_PROXY_HOPS: '1',
         INTAKE_SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT.toMilliseconds()),
         INTAKE_LOG_LEVEL: 'info',
+        INTAKE_RATE_LIMIT_STORE: rateLimitStoreFor(config),
         AWS_REGION: this.region,
       },
       secrets,

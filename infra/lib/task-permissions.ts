@@ -25,6 +25,9 @@ export const DYNAMODB_ACTIONS = [
   'dynamodb:Scan',
   'dynamodb:BatchWriteItem',
   'dynamodb:BatchGetItem',
+  // The control table's TTL, turned on by the service when a table lacks it.
+  'dynamodb:DescribeTimeToLive',
+  'dynamodb:UpdateTimeToLive',
 ] as const;
 
 /** Bucket-level actions; ListBucket covers HeadBucket and ListObjectsV2. */

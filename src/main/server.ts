@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   if (config.storage === 'embedded') assertNoEarlierEmbeddedData(config.dataDir);
   const admin = await resolveAdminToken(config);
   // A Slack webhook URL carries its own credential: it is masked like the admin token.
-  const secrets = config.alertWebhookUrl ? [admin.token, config.alertWebhookUrl] : [admin.token];
+  const secrets = [admin.token, config.alertWebhookUrl, config.metricsToken].filter((s): s is string => s !== undefined);
   const logger = createLogger({ level: config.logLevel, secrets });
   const metrics = createMetrics();
   const alerter = new Alerter({ webhookUrl: config.alertWebhookUrl, logger, metrics });
@@ -43,7 +43,14 @@ async function main(): Promise<void> {
   const services = createServices(config, storage, admin.token, () => poller?.wake());
   if (config.poller.enabled) {
     poller = new Poller(
-      { ...storage, projects: services.projects, logger, metrics, onJobFinished: (job) => alerter.jobFinished(job) },
+      {
+        ...storage,
+        projects: services.projects,
+        logger,
+        metrics,
+        onJobFinished: (job) => alerter.jobFinished(job),
+        resumeDeletion: (project) => services.deletions.resume(project),
+      },
       {
         intervalMs: config.poller.intervalMs,
         // Backing off below the busy interval would poll an idle system harder than a busy one.

@@ -34,7 +34,7 @@ function createEmbeddedStorage(config: Config): Storage {
   return {
     objects: new FsObjectStore(path.join(config.dataDir, 'objects')),
     records: new SqliteRecordStore(database),
-    control: new SqliteControlStore(database),
+    control: new SqliteControlStore(database, { idempotencyTtlMs: config.idempotencyTtlHours * 3600_000 }),
     rateCounters: new SqliteRateLimitStore(database),
     async close() {
       database.close();
@@ -60,7 +60,7 @@ async function createAwsStorage(config: Config, hooks: StorageHooks): Promise<St
     reportSdkRetries(dynamo, 'dynamodb', hooks.onRetry);
     reportSdkRetries(s3, 's3', hooks.onRetry);
   }
-  const control = new DynamoControlStore(dynamo, names.controlTable);
+  const control = new DynamoControlStore(dynamo, names.controlTable, { idempotencyTtlMs: config.idempotencyTtlHours * 3600_000 });
   await control.ensureTable();
   return {
     objects: new S3ObjectStore(s3, config.aws.region, names.probeBucket),

@@ -203,6 +203,34 @@ describe('Fargate service', () => {
   });
 });
 
+describe('rate limits across tasks', () => {
+  const envOf = (t: Template) => {
+    const [c] = Object.values(t.findResources('AWS::ECS::TaskDefinition')).flatMap(
+      (r) => (r as { Properties: { ContainerDefinitions: Array<{ Environment: Array<{ Name: string; Value: Json }> }> } }).Properties.ContainerDefinitions,
+    );
+    return Object.fromEntries(c!.Environment.map((e) => [e.Name, e.Value]));
+  };
+  const scalingOf = (t: Template) => {
+    const targets = Object.values(t.findResources('AWS::ApplicationAutoScaling::ScalableTarget'));
+    expect(targets).toHaveLength(1);
+    return (targets[0] as { Properties: { MinCapacity: number; MaxCapacity: number } }).Properties;
+  };
+
+  it('shares the counters in DynamoDB when autoscaling may run more than one task', () => {
+    for (const context of [{}, { minTasks: 1, maxTasks: 2 }, { minTasks: 3, maxTasks: 3 }]) {
+      const { template: t } = synth(context);
+      expect(scalingOf(t).MaxCapacity).toBeGreaterThan(1);
+      expect(envOf(t).INTAKE_RATE_LIMIT_STORE, JSON.stringify(context)).toBe('dynamodb');
+    }
+  });
+
+  it('keeps the in-memory counters when exactly one task runs', () => {
+    const { template: t } = synth({ minTasks: 1, maxTasks: 1 });
+    expect(scalingOf(t)).toMatchObject({ MinCapacity: 1, MaxCapacity: 1 });
+    expect(envOf(t).INTAKE_RATE_LIMIT_STORE).toBe('memory');
+  });
+});
+
 describe('load balancer', () => {
   it('checks /readyz and drains for as long as the container may take to stop', () => {
     template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
@@ -371,6 +399,15 @@ describe('data, logs and alarms', () => {
         DeletionProtectionEnabled: true,
       }),
     });
+  });
+
+  it('lets DynamoDB expire idempotency claims and rate counters on the attribute the service writes', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      TableName: `${PREFIX}control`,
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+    });
+    const adapter = readFileSync(new URL('../../src/storage/dynamodb/dynamo-control-store.ts', import.meta.url), 'utf8');
+    expect(adapter).toMatch(/const TTL_ATTRIBUTE = 'ttl';/);
   });
 
   it('sends container logs to a log group with retention', () => {

@@ -1,9 +1,11 @@
-import type { Router } from 'express';
+import type { RequestHandler, Router } from 'express';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import swaggerUi from 'swagger-ui-express';
 import { parse as parseYaml } from 'yaml';
+import { secretMatcher } from '../../domain/api-keys.service.js';
+import { errors } from '../../errors.js';
 import { acceptParameters } from '../query-params.js';
 import type { RouteDeps } from '../route-deps.js';
 
@@ -29,7 +31,7 @@ export function registerSystemRoutes(router: Router, deps: RouteDeps): void {
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'unavailable', checks });
   });
 
-  router.get('/metrics', acceptParameters(), async (_req, res) => {
+  router.get('/metrics', acceptParameters(), requireMetricsToken(deps.config.metricsToken), async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
@@ -43,4 +45,22 @@ export function registerSystemRoutes(router: Router, deps: RouteDeps): void {
       // No badge from validator.swagger.io: the page must not reach out to other hosts.
       swaggerOptions: { validatorUrl: null },
     }));
+}
+
+/**
+ * With INTAKE_METRICS_TOKEN set, /metrics answers only `Authorization: Bearer <token>`
+ * (Prometheus' `authorization` setting), compared in constant time; unset, it stays open.
+ */
+function requireMetricsToken(token: string | undefined): RequestHandler {
+  if (token === undefined) return (_req, _res, next) => next();
+  const matches = secretMatcher(token);
+  return (req, res, next) => {
+    const presented = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.get('authorization') ?? '')?.[1];
+    if (presented !== undefined && matches(presented)) {
+      next();
+      return;
+    }
+    res.setHeader('WWW-Authenticate', 'Bearer realm="metrics"');
+    next(errors.unauthenticated('A valid metrics token is required: Authorization: Bearer <INTAKE_METRICS_TOKEN>.'));
+  };
 }

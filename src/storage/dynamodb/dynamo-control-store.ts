@@ -1,10 +1,13 @@
 import {
   DeleteItemCommand,
   DescribeTableCommand,
+  DescribeTimeToLiveCommand,
   PutItemCommand,
   QueryCommand,
   UpdateItemCommand,
+  UpdateTimeToLiveCommand,
   type AttributeValue,
+  type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { createHash } from 'node:crypto';
@@ -18,8 +21,9 @@ import {
   type ProjectItem,
 } from '../../domain/model.js';
 import type { StoredModel } from '../../domain/record-model.js';
-import type { ControlStore, Page } from '../ports.js';
-import { guard } from '../sdk-errors.js';
+import type { ControlStore, Page, ProjectChanges } from '../ports.js';
+import { removeDynamoProject, updateDynamoProject } from './dynamo-project-removal.js';
+import { errorName, guard } from '../sdk-errors.js';
 import { fromItem, whenConditionHolds } from './conditional-write.js';
 import { DynamoJobStore } from './dynamo-job-store.js';
 import { DynamoQuarantineStore } from './dynamo-quarantine-store.js';
@@ -30,7 +34,18 @@ import { ensureDynamoTable } from './dynamo-tables.js';
  * leases) as a single-table design: `pk`/`sk` for direct access, and the `gsi1` index
  * (`gsi1pk`/`gsi1sk`) for listings.
  */
-const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
+/** DynamoDB's TTL attribute on the control table (epoch seconds); the stack enables it too. */
+const TTL_ATTRIBUTE = 'ttl';
+/** Attempts at a claim when the item read back after a refused write has just gone (expired or erased). */
+const CLAIM_ATTEMPTS = 3;
+
+export interface ControlStoreOptions {
+  /** How long an idempotency claim holds (INTAKE_IDEMPOTENCY_TTL_HOURS); 24 h by default. */
+  idempotencyTtlMs?: number;
+  /** The clock claims are dated and judged by (tests inject one). */
+  now?: () => number;
+}
 
 type Item = Record<string, AttributeValue>;
 
@@ -39,6 +54,14 @@ const keyKey = (id: string) => ({ pk: `key#${id}`, sk: 'key' });
 
 export class DynamoControlStore extends DynamoJobStore implements ControlStore {
   readonly quarantine = new DynamoQuarantineStore(this.client, this.tableName);
+  private readonly idempotencyTtlMs: number;
+  private readonly now: () => number;
+
+  constructor(client: DynamoDBClient, tableName: string, options: ControlStoreOptions = {}) {
+    super(client, tableName);
+    this.idempotencyTtlMs = options.idempotencyTtlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS;
+    this.now = options.now ?? Date.now;
+  }
 
   async ensureTable(): Promise<void> {
     await ensureDynamoTable(this.client, {
@@ -65,6 +88,30 @@ export class DynamoControlStore extends DynamoJobStore implements ControlStore {
       ],
       BillingMode: 'PAY_PER_REQUEST',
     });
+    await this.enableTimeToLive();
+  }
+
+  /**
+   * Lets DynamoDB delete expired claims and counters by itself. The call is made only when
+   * TTL is off (a table made by the stack has it on), since a second UpdateTimeToLive
+   * within an hour is refused; a concurrent start that enabled it first is no failure.
+   */
+  private async enableTimeToLive(): Promise<void> {
+    await guard(async () => {
+      const described = await this.client.send(new DescribeTimeToLiveCommand({ TableName: this.tableName }));
+      const status = described.TimeToLiveDescription?.TimeToLiveStatus;
+      if (status === 'ENABLED' || status === 'ENABLING') return;
+      try {
+        await this.client.send(
+          new UpdateTimeToLiveCommand({
+            TableName: this.tableName,
+            TimeToLiveSpecification: { Enabled: true, AttributeName: TTL_ATTRIBUTE },
+          }),
+        );
+      } catch (error) {
+        if (errorName(error) !== 'ValidationException') throw error;
+      }
+    });
   }
 
   async createProject(project: ProjectItem): Promise<void> {
@@ -83,6 +130,14 @@ export class DynamoControlStore extends DynamoJobStore implements ControlStore {
       ),
     );
     if (!created) throw errors.projectExists(project.id);
+  }
+
+  async updateProject(id: string, changes: ProjectChanges): Promise<ProjectItem | null> {
+    return (await updateDynamoProject(this.client, this.tableName, id, changes)) ? this.getProject(id) : null;
+  }
+
+  async deleteProject(id: string): Promise<void> {
+    await removeDynamoProject(this.client, this.tableName, id);
   }
 
   async getProject(id: string): Promise<ProjectItem | null> {
@@ -200,6 +255,11 @@ export class DynamoControlStore extends DynamoJobStore implements ControlStore {
     return revoked !== undefined;
   }
 
+  /**
+   * TTL deletion is lazy (up to days late), so an expired claim may still be stored: the
+   * write is allowed to replace it, and a retry after expiry is a new request. `expiresAt`
+   * (epoch ms) decides; claims written before it existed are judged by `ttl` (seconds).
+   */
   async claimIdempotencyKey(
     projectId: string,
     key: string,
@@ -208,23 +268,26 @@ export class DynamoControlStore extends DynamoJobStore implements ControlStore {
     const digest = createHash('sha256').update(key).digest('base64url');
     const itemKey = { pk: `idem#${projectId}#${digest}`, sk: 'idem' };
     return guard(async () => {
-      const claimed = await whenConditionHolds(() =>
-        this.client.send(
-          new PutItemCommand({
-            TableName: this.tableName,
-            Item: marshall({
-              ...itemKey,
-              ...claim,
-              ttl: Math.floor(Date.now() / 1000) + IDEMPOTENCY_TTL_SECONDS,
+      for (let attempt = 1; ; attempt++) {
+        const now = this.now();
+        const expiresAt = now + this.idempotencyTtlMs;
+        const claimed = await whenConditionHolds(() =>
+          this.client.send(
+            new PutItemCommand({
+              TableName: this.tableName,
+              Item: marshall({ ...itemKey, ...claim, expiresAt, [TTL_ATTRIBUTE]: Math.ceil(expiresAt / 1000) }),
+              ConditionExpression:
+                'attribute_not_exists(pk) OR expiresAt <= :nowMs OR (attribute_not_exists(expiresAt) AND #ttl <= :nowS)',
+              ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE },
+              ExpressionAttributeValues: marshall({ ':nowMs': now, ':nowS': Math.floor(now / 1000) }),
             }),
-            ConditionExpression: 'attribute_not_exists(pk)',
-          }),
-        ),
-      );
-      if (claimed) return claim;
-      const existing = await this.getItem(itemKey);
-      if (!existing) throw new Error('an idempotency claim exists and then does not');
-      return fromItem(idempotencyClaimSchema, existing, 'idempotency claim');
+          ),
+        );
+        if (claimed) return claim;
+        const existing = await this.getItem(itemKey);
+        if (existing) return fromItem(idempotencyClaimSchema, existing, 'idempotency claim');
+        if (attempt >= CLAIM_ATTEMPTS) throw new Error('an idempotency claim exists and then does not');
+      }
     });
   }
 

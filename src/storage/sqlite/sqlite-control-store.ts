@@ -10,11 +10,22 @@ import {
 } from '../../domain/model.js';
 import type { StoredModel } from '../../domain/record-model.js';
 import { errors } from '../../errors.js';
-import type { ControlStore, Page } from '../ports.js';
+import type { ControlStore, Page, ProjectChanges } from '../ports.js';
+import type { SqliteDatabase } from './sqlite-database.js';
 import { SqliteJobStore } from './sqlite-job-store.js';
 import { SqliteQuarantineStore } from './sqlite-quarantine-store.js';
 
-const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
+const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
+/** Expired claims removed per sweep statement: a sweep never holds the database for long. */
+const SWEEP_BATCH = 500;
+const SWEEP_EVERY_MS = 60_000;
+
+export interface ControlStoreOptions {
+  /** How long an idempotency claim holds (INTAKE_IDEMPOTENCY_TTL_HOURS); 24 h by default. */
+  idempotencyTtlMs?: number;
+  /** The clock claims are dated and judged by (tests inject one). */
+  now?: () => number;
+}
 
 const toProject = (doc: string) => parseStored(projectItemSchema, JSON.parse(doc), 'project');
 const toKey = (doc: string) => parseStored(apiKeyItemSchema, JSON.parse(doc), 'API key');
@@ -22,6 +33,21 @@ const toKey = (doc: string) => parseStored(apiKeyItemSchema, JSON.parse(doc), 'A
 /** Projects, API keys, idempotency claims and jobs in the embedded database. */
 export class SqliteControlStore extends SqliteJobStore implements ControlStore {
   readonly quarantine = new SqliteQuarantineStore(this.database);
+  private readonly idempotencyTtlMs: number;
+  private readonly now: () => number;
+  private lastSweep: number;
+
+  constructor(database: SqliteDatabase, options: ControlStoreOptions = {}) {
+    super(database);
+    this.idempotencyTtlMs = options.idempotencyTtlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS;
+    this.now = options.now ?? Date.now;
+    database.guard(() =>
+      database.db.exec('CREATE INDEX IF NOT EXISTS idempotency_claims_by_expiry ON idempotency_claims (expires_at)'),
+    );
+    // At start, everything that expired while the service was down.
+    while (this.sweepExpiredIdempotencyClaims() === SWEEP_BATCH);
+    this.lastSweep = this.now();
+  }
 
   async ensureTable(): Promise<void> {
     // The schema is created when the database is opened.
@@ -67,6 +93,30 @@ export class SqliteControlStore extends SqliteJobStore implements ControlStore {
     return rows.length > options.limit && last ? { items, next: last.id } : { items };
   }
 
+  async updateProject(id: string, changes: ProjectChanges): Promise<ProjectItem | null> {
+    return this.database.transaction(() => {
+      const row = this.database.db.prepare('SELECT doc FROM projects WHERE id = ?').get(id) as { doc: string } | undefined;
+      if (!row) return null;
+      const project = toProject(row.doc);
+      if (project.deletion !== undefined) return null;
+      const next: ProjectItem = { ...project };
+      if (changes.name !== undefined) next.name = changes.name;
+      if (changes.allowedIps !== undefined) next.allowedIps = changes.allowedIps.length > 0 ? changes.allowedIps : undefined;
+      if (changes.deletion !== undefined) next.deletion = changes.deletion;
+      this.database.db.prepare('UPDATE projects SET doc = ? WHERE id = ?').run(JSON.stringify(next), id);
+      return next;
+    });
+  }
+
+  async deleteProject(id: string): Promise<void> {
+    this.database.transaction(() => {
+      for (const table of ['api_keys', 'jobs', 'idempotency_claims']) {
+        this.database.db.prepare(`DELETE FROM ${table} WHERE project_id = ?`).run(id);
+      }
+      this.database.db.prepare('DELETE FROM projects WHERE id = ?').run(id);
+    });
+  }
+
   async createKey(key: ApiKeyItem): Promise<void> {
     const created = this.database.guard(
       () =>
@@ -107,18 +157,43 @@ export class SqliteControlStore extends SqliteJobStore implements ControlStore {
     });
   }
 
+  /** An expired claim counts as absent: a retry after expiry is a new request. */
   async claimIdempotencyKey(projectId: string, key: string, claim: IdempotencyClaim): Promise<IdempotencyClaim> {
     const digest = createHash('sha256').update(key).digest('base64url');
+    const now = this.now();
+    if (now - this.lastSweep >= SWEEP_EVERY_MS) {
+      this.lastSweep = now;
+      this.sweepExpiredIdempotencyClaims();
+    }
     return this.database.transaction(() => {
       const row = this.database.db
-        .prepare('SELECT doc FROM idempotency_claims WHERE project_id = ? AND key_hash = ?')
-        .get(projectId, digest) as { doc: string } | undefined;
+        .prepare('SELECT doc FROM idempotency_claims WHERE project_id = ? AND key_hash = ? AND expires_at > ?')
+        .get(projectId, digest, now) as { doc: string } | undefined;
       if (row) return parseStored(idempotencyClaimSchema, JSON.parse(row.doc), 'idempotency claim');
       this.database.db
-        .prepare('INSERT INTO idempotency_claims (project_id, key_hash, doc, expires_at) VALUES (?, ?, ?, ?)')
-        .run(projectId, digest, JSON.stringify(claim), Date.now() + IDEMPOTENCY_TTL_MS);
+        .prepare(
+          `INSERT INTO idempotency_claims (project_id, key_hash, doc, expires_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (project_id, key_hash) DO UPDATE SET doc = excluded.doc, expires_at = excluded.expires_at`,
+        )
+        .run(projectId, digest, JSON.stringify(claim), now + this.idempotencyTtlMs);
       return claim;
     });
+  }
+
+  /**
+   * Removes up to one batch of expired claims; returns how many went. Run at start (until
+   * none are left) and at most once a minute on claims, so the table stays small without a
+   * timer; claims expired but not yet swept are ignored by every read.
+   */
+  sweepExpiredIdempotencyClaims(): number {
+    return this.database.guard(
+      () =>
+        this.database.db
+          .prepare(
+            'DELETE FROM idempotency_claims WHERE rowid IN (SELECT rowid FROM idempotency_claims WHERE expires_at <= ? LIMIT ?)',
+          )
+          .run(this.now(), SWEEP_BATCH).changes,
+    );
   }
 
   async deleteIdempotencyClaims(projectId: string, keys: readonly string[]): Promise<number> {
