@@ -46,6 +46,8 @@ const TRUE_TEXT = new Set(['true', 'yes', 'y', '1']);
 const FALSE_TEXT = new Set(['false', 'no', 'n', '0']);
 
 const fail = (field: string, message: string) => ({ field, message });
+/** A declared value as a record gets it: scalars shared, objects and arrays copied (the record may be changed later). */
+const copyOf = (value: unknown): unknown => (typeof value === 'object' && value !== null ? structuredClone(value) : value);
 const describe = (v: unknown) => (isLosslessNumber(v) ? v.value : JSON.stringify(v)).slice(0, 80);
 
 /** Problems only compiling can find, with their step index; empty when the rules compile. */
@@ -114,7 +116,7 @@ function compileStep(step: RuleStep, options: RuleOptions): CompiledStep {
       return (r) => {
         const at = getAt(r, path);
         if (at !== undefined && at !== null) return undefined;
-        return setAt(r, path, structuredClone(value)) ? undefined : fail(step.field, 'a parent of the field is not an object');
+        return setAt(r, path, copyOf(value)) ? undefined : fail(step.field, 'a parent of the field is not an object');
       };
     }
     case 'cast': return castStep(step);
@@ -267,7 +269,7 @@ function mapStep(step: StepOf<'map'>): CompiledStep {
   const table = new Map(Object.entries(step.values));
   const otherwise = step.otherwise;
   return valueStep(step.field, path, (text) => {
-    if (table.has(text)) return { value: structuredClone(table.get(text)) };
+    if (table.has(text)) return { value: copyOf(table.get(text)) };
     if (otherwise === 'keep') return undefined;
     if (otherwise === 'null') return { value: null };
     return { error: `${describe(text)} is not one of the mapped values` };

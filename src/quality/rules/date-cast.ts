@@ -18,6 +18,9 @@ const ZONE = { zone: 'utc', setZone: true } as const;
 /** The instant a format is tried on when it declares no example: every field distinct. */
 const PROBE = DateTime.fromObject({ year: 2001, month: 2, day: 23, hour: 14, minute: 5, second: 36 }, { zone: 'utc' });
 
+/** Distinct values a date step remembers before it starts over. */
+const MEMO_ENTRIES = 20_000;
+
 export type DeclaredFormat = string | { format: string; example: string };
 
 const isoOf = (kind: DateKind, d: DateTime): string =>
@@ -59,21 +62,32 @@ export function dateReader(kind: DateKind, formats: readonly DeclaredFormat[] | 
   }
   const names = formats.map((f) => (typeof f === 'string' ? f : f.format));
   const parsers: FormatParser[] = names.map((format) => DateTime.buildFormatParser(format, { locale: 'en-US' }));
+  // A column of dates repeats its values (signup days, birthdays): a reading is a pure
+  // function of the text, so a bounded memo spares luxon most rows of a large file.
+  const memo = new Map<string, ReturnType<DateReader['read']>>();
+  const readAll = (text: string): ReturnType<DateReader['read']> => {
+    let found: string | undefined;
+    for (const parser of parsers) {
+      const d = DateTime.fromFormatParser(text, parser, ZONE);
+      if (!d.isValid) continue;
+      const iso = isoOf(kind, d);
+      if (found !== undefined && found !== iso) {
+        return { ok: false, message: `${JSON.stringify(text)} is ambiguous: the declared formats read it as ${found} and ${iso}` };
+      }
+      found = iso;
+    }
+    return found === undefined
+      ? { ok: false, message: `${JSON.stringify(text)} matches none of the formats ${names.join(', ')}` }
+      : { ok: true, iso: found };
+  };
   return {
     read(text) {
-      let found: string | undefined;
-      for (const parser of parsers) {
-        const d = DateTime.fromFormatParser(text, parser, ZONE);
-        if (!d.isValid) continue;
-        const iso = isoOf(kind, d);
-        if (found !== undefined && found !== iso) {
-          return { ok: false, message: `${JSON.stringify(text)} is ambiguous: the declared formats read it as ${found} and ${iso}` };
-        }
-        found = iso;
-      }
-      return found === undefined
-        ? { ok: false, message: `${JSON.stringify(text)} matches none of the formats ${names.join(', ')}` }
-        : { ok: true, iso: found };
+      const known = memo.get(text);
+      if (known !== undefined) return known;
+      const read = readAll(text);
+      if (memo.size >= MEMO_ENTRIES) memo.clear();
+      memo.set(text, read);
+      return read;
     },
   };
 }
