@@ -74,6 +74,10 @@ export function registerProjectRoutes(router: Router, deps: RouteDeps): void {
       key: change.model.key ?? null,
       merge: change.model.merge,
       indexes: change.model.indexes,
+      // The data-quality parts as a summary: which steps, whether a schema, what a violation does.
+      rules: (change.model.rules ?? []).map((step) => step.op),
+      schema: change.model.schema !== undefined,
+      onInvalid: change.model.onInvalid ?? 'reject',
     });
     res.json(change.backfillJobId === undefined ? modelView(change.model) : { ...modelView(change.model), backfillJobId: change.backfillJobId });
   });
