@@ -8,6 +8,7 @@ import { corsForOrigins, slowBodyGuard } from './http/middleware/hardening.js';
 import { createRateLimits } from './http/middleware/rate-limit.js';
 import { requestContext } from './http/middleware/request-context.js';
 import type { Lifecycle, RouteDeps } from './http/route-deps.js';
+import { registerExportRoutes } from './http/routes/export.routes.js';
 import { registerFileRoutes } from './http/routes/files.routes.js';
 import { registerProjectRoutes } from './http/routes/projects.routes.js';
 import { registerQuarantineRoutes } from './http/routes/quarantine.routes.js';
@@ -95,6 +96,7 @@ export function createApp(deps: AppDeps): IntakeApp {
   // The router tries routes in this order; no two patterns overlap, so the busiest (record
   // pushes and reads, uploads) come first and pay for the fewest failed matches.
   registerRecordRoutes(routes, routeDeps);
+  registerExportRoutes(routes, routeDeps);
   registerFileRoutes(routes, routeDeps);
   registerModelPreviewRoutes(routes, routeDeps);
   registerProjectRoutes(routes, routeDeps);
