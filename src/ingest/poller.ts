@@ -33,7 +33,20 @@ export interface PollerOptions {
   checkpointIntervalMs: number;
   /** Claims after which a job that keeps failing (storage outages aside) is failed. */
   maxAttempts: number;
+  /** Age a queued job must reach before a missing object makes it an orphan (default 10 min). */
+  orphanGraceMs?: number;
+  /** How often the poller looks for orphaned jobs (default 5 min; the first poll looks too). */
+  orphanSweepIntervalMs?: number;
 }
+
+const DEFAULT_ORPHAN_GRACE_MS = 10 * 60_000;
+const DEFAULT_ORPHAN_SWEEP_INTERVAL_MS = 5 * 60_000;
+/**
+ * Jobs read per project in one orphan sweep (pages of 100): a sweep's cost stays bounded
+ * whatever a project's history holds; the next sweep carries on from where this one stopped.
+ */
+const ORPHAN_SWEEP_PAGE = 100;
+const ORPHAN_SWEEP_PAGES = 5;
 
 export interface PollerDeps {
   objects: ObjectStore;
@@ -61,6 +74,9 @@ export class Poller {
   private readonly abort = new AbortController();
   private wakeUp: (() => void) | undefined;
   private loop: Promise<void> | undefined;
+  private lastOrphanSweep = -Infinity;
+  /** Per project, where the next orphan sweep continues in its jobs (newest first). */
+  private readonly orphanCursors = new Map<string, string>();
 
   constructor(
     private readonly deps: PollerDeps,
@@ -143,7 +159,97 @@ export class Poller {
       }
     }
     this.deps.metrics.pollerLag.set(oldest / 1000);
+    if (Date.now() - this.lastOrphanSweep >= (this.options.orphanSweepIntervalMs ?? DEFAULT_ORPHAN_SWEEP_INTERVAL_MS)) {
+      this.lastOrphanSweep = Date.now();
+      await this.reconcileOrphans(projects).catch((error: unknown) =>
+        this.deps.logger.warn('orphan sweep failed', { event: 'orphan_sweep_failed', error: String(error) }),
+      );
+    }
     return found;
+  }
+
+  /**
+   * A job whose object is gone (a multipart request refused after its file part was
+   * stored, a job creation that timed out after it succeeded and whose upload was then
+   * discarded) is never met by the listing of `incoming/`, so it would stay queued for good.
+   * Each sweep reads a bounded number of every project's jobs and fails such jobs
+   * `object_missing`.
+   */
+  async reconcileOrphans(projects: readonly ProjectItem[]): Promise<number> {
+    let failed = 0;
+    for (const project of projects) {
+      let after = this.orphanCursors.get(project.id);
+      for (let page = 0; page < ORPHAN_SWEEP_PAGES; page++) {
+        if (this.abort.signal.aborted) return failed;
+        const jobs = await this.deps.control.listJobs(project.id, { limit: ORPHAN_SWEEP_PAGE, after });
+        for (const job of jobs.items) {
+          if (this.mayBeOrphan(job) && (await this.failOrphan(project, job))) failed++;
+        }
+        after = jobs.next;
+        if (after === undefined) break;
+      }
+      if (after === undefined) this.orphanCursors.delete(project.id);
+      else this.orphanCursors.set(project.id, after);
+    }
+    return failed;
+  }
+
+  /**
+   * Unfinished file jobs (backfills and deletions have no object), nobody's lease on them,
+   * and older than the grace period. The upload route stores the object before it creates
+   * the job, so a young job whose object cannot be seen is more likely a read racing that
+   * write (an S3-compatible store or emulator with read-after-write lag, another task's
+   * clock running ahead) than an orphan; and the poller that finishes a job moves its object
+   * away just then. Waiting costs nothing: an orphan does no harm but to look queued.
+   */
+  private mayBeOrphan(job: JobItem): boolean {
+    const now = Date.now();
+    if (job.status !== 'queued' && job.status !== 'running') return false;
+    if (job.objectKey === '' || this.running.has(job.id)) return false;
+    if (job.leaseOwner !== undefined && (job.leaseExpiresAt ?? 0) >= now) return false;
+    return now - Date.parse(job.createdAt) >= (this.options.orphanGraceMs ?? DEFAULT_ORPHAN_GRACE_MS);
+  }
+
+  /**
+   * Fails the job `object_missing` if its object is still missing once this poller holds its
+   * lease; the lease makes the verdict safe against a worker that takes the job meanwhile,
+   * and a job finished meanwhile cannot be claimed at all.
+   */
+  private async failOrphan(project: ProjectItem, job: JobItem): Promise<boolean> {
+    if (await this.deps.objects.head(job.bucket, job.objectKey)) return false;
+    const claimed = await this.deps.control.claimJob(project.id, job.id, this.owner, this.options.leaseMs);
+    if (!claimed) return false;
+    if (await this.deps.objects.head(job.bucket, job.objectKey).catch(() => 'unknown' as const)) {
+      await this.deps.control.releaseJob(project.id, job.id, this.owner);
+      return false;
+    }
+    const finished = await this.deps.control.finishJob(project.id, job.id, this.owner, {
+      format: claimed.format,
+      bytesRead: claimed.bytesRead,
+      rowsRead: claimed.rowsRead,
+      recordsWritten: claimed.recordsWritten,
+      rowsRejected: claimed.rowsRejected,
+      checkpointRow: claimed.checkpointRow,
+      errors: claimed.errors,
+      notices: claimed.notices,
+      status: 'failed',
+      objectKey: claimed.objectKey,
+      failure: {
+        code: 'object_missing',
+        message: 'The uploaded object of this job no longer exists (its upload was refused or discarded); upload the file again.',
+      },
+    });
+    if (!finished) return false;
+    this.deps.metrics.jobs.inc({ outcome: 'failed' });
+    this.deps.logger.warn('job failed: its object no longer exists', {
+      event: 'job_orphaned',
+      projectId: project.id,
+      jobId: job.id,
+      key: job.objectKey,
+    });
+    const after = await this.deps.control.getJob(project.id, job.id);
+    if (after) this.deps.onJobFinished?.(after);
+    return true;
   }
 
   /** `pending`: unfinished and waiting for a worker; `claimed`: under a lease, here or in another task. */
