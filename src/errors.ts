@@ -91,6 +91,10 @@ export const errors = {
       'record_too_large',
       `Record ${JSON.stringify(id.slice(0, 100))} takes ${size} bytes; the limit is ${limit}.`,
     ),
+  deletionNotConfirmed: (id: string) =>
+    new AppError(400, 'deletion_not_confirmed', `Deleting a project removes all its data: repeat its id as ?confirm=${id.slice(0, 60)} to confirm.`),
+  projectDeleting: (id: string) =>
+    new AppError(409, 'project_deleting', `Project ${id} is being deleted; its id can be used again once the deletion has finished.`),
   projectExists: (id: string) =>
     new AppError(409, 'project_exists', `Project ${id} already exists.`),
   modelLocked: () =>

@@ -4,10 +4,11 @@ import { AuthService } from './domain/auth.service.js';
 import { CursorCodec } from './domain/cursor.js';
 import { HealthService } from './domain/health.service.js';
 import { JobService } from './domain/jobs.service.js';
-import { ProjectService } from './domain/projects.service.js';
+import { PROJECT_CACHE_MS, ProjectService } from './domain/projects.service.js';
 import { RecordService } from './domain/records.service.js';
 import { RecordModelService } from './domain/record-model.service.js';
 import { IndexBackfill } from './domain/index-backfill.js';
+import { ProjectDeletion } from './domain/project-deletion.js';
 import { randomUUID } from 'node:crypto';
 import { FileUploadService } from './ingest/file-upload.service.js';
 import { ModelPreviewService } from './quality/model-preview.service.js';
@@ -23,6 +24,7 @@ export interface Services {
   models: RecordModelService;
   jobs: JobService;
   health: HealthService;
+  deletions: ProjectDeletion;
   cursors: CursorCodec;
   previews: ModelPreviewService;
   uploads: FileUploadService;
@@ -54,6 +56,15 @@ export function createServices(
     ),
     jobs: new JobService(storage.control),
     health: new HealthService(storage.control, storage.objects),
+    deletions: new ProjectDeletion(
+      storage.control,
+      storage.records,
+      storage.objects,
+      keys,
+      projects,
+      `deletion-${process.pid}-${randomUUID()}`,
+      Math.max(config.keyCacheMs, PROJECT_CACHE_MS),
+    ),
     previews: new ModelPreviewService(storage.objects, storage.records, {
       maxDecompressedBytes: config.limits.maxDecompressedBytes,
       maxInflationRatio: config.limits.maxInflationRatio,

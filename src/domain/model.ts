@@ -29,6 +29,8 @@ export const projectItemSchema = z.object({
   allowedIps: z.array(z.string()).optional(),
   /** The record model (customer key, merge policy, indexes); absent: records are appended. */
   model: storedModelSchema.optional(),
+  /** Set when the project's deletion started: it serves nothing more, and its job removes its data. */
+  deletion: z.object({ jobId: z.string(), requestedAt: z.string() }).optional(),
 });
 export type ProjectItem = z.infer<typeof projectItemSchema>;
 

@@ -7,7 +7,7 @@ import type { ControlStore, ObjectStore, Page, RecordStore } from '../storage/po
 
 export const PROJECT_ID_PATTERN = /^[a-z0-9-]{3,40}$/;
 /** How long a task may serve a project as read: a change of its record model reaches every task within this. */
-const CACHE_MS = 5_000;
+export const PROJECT_CACHE_MS = 5_000;
 const CACHE_MAX_ENTRIES = 10_000;
 
 export function assertProjectId(id: string): void {
@@ -31,13 +31,16 @@ export class ProjectService {
     private readonly now: () => number = Date.now,
   ) {
     this.names = storageNames(namePrefix);
-    this.cache = new LruCache({ maxEntries: CACHE_MAX_ENTRIES, ttlMs: CACHE_MS, now });
+    this.cache = new LruCache({ maxEntries: CACHE_MAX_ENTRIES, ttlMs: PROJECT_CACHE_MS, now });
   }
 
   async create(input: { id: string; name: string; allowedIps?: string[] }): Promise<ProjectItem> {
     assertProjectId(input.id);
     assertDisplayName('name', input.name);
-    if (await this.control.getProject(input.id)) throw errors.projectExists(input.id);
+    const existing = await this.control.getProject(input.id);
+    // A deleted project's id is free once its deletion job has removed everything.
+    if (existing?.deletion !== undefined) throw errors.projectDeleting(input.id);
+    if (existing) throw errors.projectExists(input.id);
     const project: ProjectItem = {
       id: input.id,
       name: input.name,
@@ -53,10 +56,19 @@ export class ProjectService {
   }
 
   /**
-   * A short cache spares a read per request. Only the record model ever changes: this task
-   * forgets the project when it changes it, other tasks see the change within CACHE_MS.
+   * A short cache spares a read per request. The record model, the name, the allowlist and
+   * the deletion mark change: this task forgets the project when it changes it, other tasks
+   * see the change within PROJECT_CACHE_MS (a deletion waits that long before it answers).
+   * A project being deleted is refused with 409 project_deleting.
    */
   async get(id: string): Promise<ProjectItem> {
+    const project = await this.describe(id);
+    if (project.deletion !== undefined) throw errors.projectDeleting(id);
+    return project;
+  }
+
+  /** The project even while it is being deleted (for the admin's read of its progress). */
+  async describe(id: string): Promise<ProjectItem> {
     const cached = this.cache.get(id);
     if (cached !== undefined) return cached;
     if (!PROJECT_ID_PATTERN.test(id)) throw errors.projectNotFound(id.slice(0, 60));
@@ -66,7 +78,21 @@ export class ProjectService {
     return project;
   }
 
-  /** The project as stored now, past the cache (for changes that must start from the latest). */
+  /**
+   * Renames a project or replaces its allowlist (an empty list clears it), with the rules of
+   * creation. Other tasks apply the change within PROJECT_CACHE_MS.
+   */
+  async update(id: string, changes: { name?: string; allowedIps?: string[] }): Promise<ProjectItem> {
+    if (changes.name !== undefined) assertDisplayName('name', changes.name);
+    const current = await this.fresh(id);
+    const updated = await this.control.updateProject(current.id, changes);
+    this.cache.delete(id);
+    if (updated) return updated;
+    // Gone or marked deleting since the read: say which.
+    return this.fresh(id);
+  }
+
+  /** The project as stored now, past the cache (for changes that must start from the latest); refused while deleting. */
   async fresh(id: string): Promise<ProjectItem> {
     this.cache.delete(id);
     return this.get(id);

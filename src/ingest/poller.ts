@@ -56,6 +56,8 @@ export interface PollerDeps {
   logger: Logger;
   metrics: Metrics;
   onJobFinished?: (job: JobItem) => void;
+  /** Takes up a project's deletion job when no worker holds its lease (ProjectDeletion.resume). */
+  resumeDeletion?: (project: ProjectItem) => Promise<string>;
 }
 
 /**
@@ -147,6 +149,11 @@ export class Poller {
     for await (const project of this.deps.projects.all()) projects.push(project);
     const start = projects.length === 0 ? 0 : this.passStart++ % projects.length;
     for (const project of [...projects.slice(start), ...projects.slice(0, start)]) {
+      // A project being deleted takes no new work; its deletion job is resumed if its worker died.
+      if (project.deletion !== undefined) {
+        this.resumeDeletion(project);
+        continue;
+      }
       for await (const page of this.deps.objects.list(project.bucketName, PREFIXES.incoming)) {
         for (const object of page) {
           if (this.abort.signal.aborted) return found;
@@ -250,6 +257,15 @@ export class Poller {
     const after = await this.deps.control.getJob(project.id, job.id);
     if (after) this.deps.onJobFinished?.(after);
     return true;
+  }
+
+  private resumeDeletion(project: ProjectItem): void {
+    this.deps.resumeDeletion?.(project).then(
+      (outcome) => {
+        if (outcome === 'deleted') this.deps.logger.info('audit', { event: 'audit', action: 'project_deleted', actor: 'poller', projectId: project.id, jobId: project.deletion?.jobId });
+      },
+      (error: unknown) => this.deps.logger.warn('project deletion paused', { event: 'deletion_paused', projectId: project.id, error: String(error) }),
+    );
   }
 
   /** `pending`: unfinished and waiting for a worker; `claimed`: under a lease, here or in another task. */

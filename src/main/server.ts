@@ -43,7 +43,14 @@ async function main(): Promise<void> {
   const services = createServices(config, storage, admin.token, () => poller?.wake());
   if (config.poller.enabled) {
     poller = new Poller(
-      { ...storage, projects: services.projects, logger, metrics, onJobFinished: (job) => alerter.jobFinished(job) },
+      {
+        ...storage,
+        projects: services.projects,
+        logger,
+        metrics,
+        onJobFinished: (job) => alerter.jobFinished(job),
+        resumeDeletion: (project) => services.deletions.resume(project),
+      },
       {
         intervalMs: config.poller.intervalMs,
         // Backing off below the busy interval would poll an idle system harder than a busy one.

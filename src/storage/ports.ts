@@ -50,7 +50,17 @@ export interface ObjectStore {
   delete(bucket: string, key: string): Promise<void>;
   /** Cheap reachability check for /readyz. */
   ping(): Promise<void>;
+  /**
+   * Deletes up to one page of the bucket's objects, whatever their prefix; returns how many
+   * went (0 when the bucket is empty or missing). Called until 0 to empty a bucket.
+   */
+  emptyBucket(bucket: string): Promise<number>;
+  /** Removes an empty bucket; a missing one is no failure. */
+  deleteBucket(bucket: string): Promise<void>;
 }
+
+/** What may change on a project after creation; `deletion` only ever goes from absent to set. */
+export type ProjectChanges = Partial<Pick<ProjectItem, 'name' | 'allowedIps' | 'deletion'>>;
 
 export interface RecordPage {
   items: StoredRecord[];
@@ -106,6 +116,8 @@ export interface RecordStore {
    * there was none.
    */
   deleteRecord(table: string, id: string): Promise<StoredRecord | null>;
+  /** Drops the table with every record and index entry; a missing table is no failure. */
+  deleteTable(table: string): Promise<void>;
 }
 
 export interface Page<T> {
@@ -162,6 +174,16 @@ export interface ControlStore extends JobStore {
    */
   setProjectModel(id: string, model: StoredModel, expectedVersion: number): Promise<boolean>;
   listProjects(options: { limit: number; after?: string }): Promise<Page<ProjectItem>>;
+  /**
+   * Applies the changes (an empty allowlist clears it) when the project exists and is not
+   * being deleted; returns the project as stored then, or null.
+   */
+  updateProject(id: string, changes: ProjectChanges): Promise<ProjectItem | null>;
+  /**
+   * Removes the project with its API keys, jobs and idempotency claims, the project item
+   * last; idempotent, so a removal stopped half-way can be run again.
+   */
+  deleteProject(id: string): Promise<void>;
   createKey(key: ApiKeyItem): Promise<void>;
   getKey(id: string): Promise<ApiKeyItem | null>;
   listKeys(projectId: string): Promise<ApiKeyItem[]>;

@@ -9,7 +9,7 @@ import { nextCursor, pageRequest } from '../paging.js';
 import { acceptParameters } from '../query-params.js';
 import type { RouteDeps } from '../route-deps.js';
 import { displayName, validate } from '../validation.js';
-import { keyView, modelView, projectView } from '../views/project.view.js';
+import { deletingProjectView, keyView, modelView, projectView } from '../views/project.view.js';
 
 /** Addresses or CIDRs, IPv4 or IPv6; refused whole (400) when any entry is invalid. */
 const allowedIpsSchema = z
@@ -17,6 +17,11 @@ const allowedIpsSchema = z
   .max(100);
 
 const createProjectSchema = z.strictObject({ id: z.string(), name: displayName, allowedIps: allowedIpsSchema.optional() });
+
+/** What a project may change: its name and its allowlist (`[]` clears it); at least one of them. */
+const updateProjectSchema = z
+  .strictObject({ name: displayName.optional(), allowedIps: allowedIpsSchema.optional() })
+  .refine((body) => body.name !== undefined || body.allowedIps !== undefined, 'give name, allowedIps or both');
 
 const createKeySchema = z.strictObject({
   name: displayName,
@@ -41,7 +46,7 @@ const createKeySchema = z.strictObject({
 /** Admin routes: projects and their API keys. */
 export function registerProjectRoutes(router: Router, deps: RouteDeps): void {
   const { requireAdmin } = deps.guards;
-  const { projects, keys, models, cursors, audit } = deps;
+  const { projects, keys, models, cursors, audit, jobs, deletions } = deps;
 
   router.post('/v1/projects', requireAdmin, acceptParameters(), ...jsonBody(), async (req, res) => {
     const body = validate(createProjectSchema, req.body);
@@ -58,7 +63,41 @@ export function registerProjectRoutes(router: Router, deps: RouteDeps): void {
   });
 
   router.get('/v1/projects/:projectId', requireAdmin, acceptParameters(), async (req, res) => {
-    res.json(projectView(await projects.get(String(req.params.projectId))));
+    const project = await projects.describe(String(req.params.projectId));
+    if (project.deletion === undefined) {
+      res.json(projectView(project));
+      return;
+    }
+    // While it is being deleted the admin can follow the job here (the project's own routes answer 409).
+    const job = await jobs.get(project, project.deletion.jobId).catch(() => undefined);
+    res.json(deletingProjectView(project, job));
+  });
+
+  router.patch('/v1/projects/:projectId', requireAdmin, acceptParameters(), ...jsonBody(), async (req, res) => {
+    const id = String(req.params.projectId);
+    const body = validate(updateProjectSchema, req.body);
+    const project = await projects.update(id, body);
+    audit(req, res, 'project_updated', {
+      projectId: project.id,
+      ...(body.name === undefined ? {} : { name: project.name }),
+      ...(body.allowedIps === undefined ? {} : { allowedIps: project.allowedIps ?? [] }),
+    });
+    res.json(projectView(project));
+  });
+
+  router.delete('/v1/projects/:projectId', requireAdmin, acceptParameters('confirm'), async (req, res) => {
+    const id = String(req.params.projectId);
+    if (req.query.confirm !== id) throw errors.deletionNotConfirmed(id);
+    const { project, job, done } = await deletions.start(id);
+    audit(req, res, 'project_deletion_started', { projectId: project.id, jobId: job.id });
+    done.then(
+      (outcome) => {
+        if (outcome === 'deleted') audit(req, res, 'project_deleted', { projectId: project.id, jobId: job.id });
+      },
+      // Not finished here: the job keeps its lease until it expires, then a poller resumes it.
+      () => undefined,
+    );
+    res.status(202).json(deletingProjectView(project, job));
   });
 
   router.get('/v1/projects/:projectId/model', requireAdmin, acceptParameters(), async (req, res) => {

@@ -1,5 +1,5 @@
 import { keyStatus } from '../../domain/api-keys.service.js';
-import type { ApiKeyItem, ProjectItem } from '../../domain/model.js';
+import type { ApiKeyItem, JobItem, ProjectItem } from '../../domain/model.js';
 import type { StoredModel } from '../../domain/record-model.js';
 
 export function projectView(p: ProjectItem) {
@@ -10,6 +10,19 @@ export function projectView(p: ProjectItem) {
     createdAt: p.createdAt,
     tableName: p.tableName,
     bucketName: p.bucketName,
+  };
+}
+
+/** A project being deleted, with its deletion job's progress when the job is at hand. */
+export function deletingProjectView(p: ProjectItem, job: JobItem | undefined) {
+  return {
+    ...projectView(p),
+    deletion: {
+      jobId: p.deletion?.jobId ?? job?.id ?? null,
+      requestedAt: p.deletion?.requestedAt ?? null,
+      status: job?.status ?? 'queued',
+      objectsDeleted: job?.rowsRead ?? 0,
+    },
   };
 }
 

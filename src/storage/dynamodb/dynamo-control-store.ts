@@ -21,7 +21,8 @@ import {
   type ProjectItem,
 } from '../../domain/model.js';
 import type { StoredModel } from '../../domain/record-model.js';
-import type { ControlStore, Page } from '../ports.js';
+import type { ControlStore, Page, ProjectChanges } from '../ports.js';
+import { removeDynamoProject, updateDynamoProject } from './dynamo-project-removal.js';
 import { errorName, guard } from '../sdk-errors.js';
 import { fromItem, whenConditionHolds } from './conditional-write.js';
 import { DynamoJobStore } from './dynamo-job-store.js';
@@ -129,6 +130,14 @@ export class DynamoControlStore extends DynamoJobStore implements ControlStore {
       ),
     );
     if (!created) throw errors.projectExists(project.id);
+  }
+
+  async updateProject(id: string, changes: ProjectChanges): Promise<ProjectItem | null> {
+    return (await updateDynamoProject(this.client, this.tableName, id, changes)) ? this.getProject(id) : null;
+  }
+
+  async deleteProject(id: string): Promise<void> {
+    await removeDynamoProject(this.client, this.tableName, id);
   }
 
   async getProject(id: string): Promise<ProjectItem | null> {

@@ -1,6 +1,7 @@
 import {
   BatchWriteItemCommand,
   DeleteItemCommand,
+  DeleteTableCommand,
   GetItemCommand,
   ScanCommand,
   type DynamoDBClient,
@@ -14,6 +15,7 @@ import type { StoredRecord } from '../../domain/model.js';
 import type { IndexQuery, RecordMerge, RecordPage, RecordStore } from '../ports.js';
 import { errorName, guard, isTransientStorageError, toStorageError } from '../sdk-errors.js';
 import { ensureDynamoTable } from './dynamo-tables.js';
+import { tableExists } from './scan-table.js';
 import { upsertDynamoRecords } from './dynamo-keyed-writes.js';
 import { fromItem, toItem } from './dynamo-record-items.js';
 import { assertIndexSlots, indexSlotDefinitions, queryDynamoIndex } from './dynamo-record-indexes.js';
@@ -123,6 +125,22 @@ export class DynamoRecordStore implements RecordStore {
     return guard(async () => {
       const out = await this.client.send(new DeleteItemCommand({ TableName: table, Key: { id: { S: id } }, ReturnValues: 'ALL_OLD' }));
       return out.Attributes ? fromItem(out.Attributes) : null;
+    });
+  }
+
+  /** Resolves once the table is gone, so a new table of the same name can be made at once. */
+  async deleteTable(table: string): Promise<void> {
+    await guard(async () => {
+      try {
+        await this.client.send(new DeleteTableCommand({ TableName: table }));
+      } catch (error) {
+        if (errorName(error) !== 'ResourceNotFoundException' && errorName(error) !== 'ResourceInUseException') throw error;
+      }
+      const deadline = Date.now() + 300_000;
+      for (let delay = 50; await tableExists(this.client, table); delay = Math.min(delay * 2, 2000)) {
+        if (Date.now() > deadline) throw new Error(`Table ${table} was not deleted in time`);
+        await sleep(delay);
+      }
     });
   }
 

@@ -170,6 +170,19 @@ export class FsObjectStore implements ObjectStore {
     await removeEmptyParents(path.dirname(meta), this.bucketDir(bucket));
   }
 
+  async emptyBucket(bucket: string): Promise<number> {
+    const keys: string[] = [];
+    await walk(this.bucketDir(bucket), '', keys);
+    const page = keys.slice(0, PAGE_SIZE);
+    for (const key of page) await this.delete(bucket, key);
+    return page.length;
+  }
+
+  /** Takes the bucket's folder with whatever is left in it (sidecars, partial uploads). */
+  async deleteBucket(bucket: string): Promise<void> {
+    await fs.rm(this.bucketDir(bucket), { recursive: true, force: true });
+  }
+
   async ping(): Promise<void> {
     await fs.mkdir(this.root, { recursive: true });
     await fs.access(this.root, fs.constants.W_OK);

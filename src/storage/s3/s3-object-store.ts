@@ -1,7 +1,9 @@
 import {
   CopyObjectCommand,
   CreateBucketCommand,
+  DeleteBucketCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -149,6 +151,32 @@ export class S3ObjectStore implements ObjectStore {
 
   async delete(bucket: string, key: string): Promise<void> {
     await guard(() => this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: assertSafeKey(key) })));
+  }
+
+  async emptyBucket(bucket: string): Promise<number> {
+    return guard(async () => {
+      let keys: string[];
+      try {
+        const out = await this.client.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1000 }));
+        keys = (out.Contents ?? []).map((o) => o.Key!).filter((key) => key !== undefined);
+      } catch (error) {
+        if (isNotFound(error)) return 0;
+        throw error;
+      }
+      if (keys.length === 0) return 0;
+      await this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }));
+      return keys.length;
+    });
+  }
+
+  async deleteBucket(bucket: string): Promise<void> {
+    await guard(async () => {
+      try {
+        await this.client.send(new DeleteBucketCommand({ Bucket: bucket }));
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    });
   }
 
   async ping(): Promise<void> {

@@ -10,7 +10,7 @@ import {
 } from '../../domain/model.js';
 import type { StoredModel } from '../../domain/record-model.js';
 import { errors } from '../../errors.js';
-import type { ControlStore, Page } from '../ports.js';
+import type { ControlStore, Page, ProjectChanges } from '../ports.js';
 import type { SqliteDatabase } from './sqlite-database.js';
 import { SqliteJobStore } from './sqlite-job-store.js';
 import { SqliteQuarantineStore } from './sqlite-quarantine-store.js';
@@ -91,6 +91,30 @@ export class SqliteControlStore extends SqliteJobStore implements ControlStore {
     const items = rows.slice(0, options.limit).map((row) => toProject(row.doc));
     const last = items.at(-1);
     return rows.length > options.limit && last ? { items, next: last.id } : { items };
+  }
+
+  async updateProject(id: string, changes: ProjectChanges): Promise<ProjectItem | null> {
+    return this.database.transaction(() => {
+      const row = this.database.db.prepare('SELECT doc FROM projects WHERE id = ?').get(id) as { doc: string } | undefined;
+      if (!row) return null;
+      const project = toProject(row.doc);
+      if (project.deletion !== undefined) return null;
+      const next: ProjectItem = { ...project };
+      if (changes.name !== undefined) next.name = changes.name;
+      if (changes.allowedIps !== undefined) next.allowedIps = changes.allowedIps.length > 0 ? changes.allowedIps : undefined;
+      if (changes.deletion !== undefined) next.deletion = changes.deletion;
+      this.database.db.prepare('UPDATE projects SET doc = ? WHERE id = ?').run(JSON.stringify(next), id);
+      return next;
+    });
+  }
+
+  async deleteProject(id: string): Promise<void> {
+    this.database.transaction(() => {
+      for (const table of ['api_keys', 'jobs', 'idempotency_claims']) {
+        this.database.db.prepare(`DELETE FROM ${table} WHERE project_id = ?`).run(id);
+      }
+      this.database.db.prepare('DELETE FROM projects WHERE id = ?').run(id);
+    });
   }
 
   async createKey(key: ApiKeyItem): Promise<void> {

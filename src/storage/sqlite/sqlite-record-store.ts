@@ -108,6 +108,13 @@ export class SqliteRecordStore implements RecordStore {
     });
   }
 
+  async deleteTable(table: string): Promise<void> {
+    this.statements.delete(table);
+    this.database.guard(() =>
+      this.database.db.exec(`DROP TABLE IF EXISTS ${quoteIdentifier(`${table}#index`)}; DROP TABLE IF EXISTS ${quoteIdentifier(table)};`),
+    );
+  }
+
   async getRecord(table: string, id: string): Promise<StoredRecord | null> {
     const row = this.database.guard(() => this.tableStatements(table).get.get(id));
     return row ? fromRow(row) : null;

@@ -157,6 +157,26 @@ export function describeObjectStoreContract(name: string, factory: () => Promise
       expect((await listAll(store, bucket, 'del/')).keys).toEqual([]);
     });
 
+    it('empties a bucket page by page, every prefix, then deletes it; both harmless on a missing bucket', async () => {
+      const doomed = freshName('contract-doomed');
+      await store.ensureBucket(doomed);
+      const keys = Array.from({ length: 1003 }, (_, i) => `${['incoming', 'processed', 'exports'][i % 3]}/f${String(i).padStart(4, '0')}/a b.csv`);
+      for (let i = 0; i < keys.length; i += 50) await Promise.all(keys.slice(i, i + 50).map((key) => put(store, doomed, key, 'x')));
+      const removed: number[] = [];
+      for (let n = await store.emptyBucket(doomed); n > 0; n = await store.emptyBucket(doomed)) removed.push(n);
+      expect(removed.length).toBeGreaterThanOrEqual(2);
+      expect(removed.reduce((a, b) => a + b, 0)).toBe(keys.length);
+      expect((await listAll(store, doomed, '')).keys).toEqual([]);
+      await store.deleteBucket(doomed);
+      expect(await store.emptyBucket(doomed)).toBe(0);
+      await store.deleteBucket(doomed);
+      // A bucket of the same name can be made again, empty.
+      await store.ensureBucket(doomed);
+      expect((await listAll(store, doomed, '')).keys).toEqual([]);
+      await store.deleteBucket(doomed);
+      expect((await listAll(store, bucket, 'keep/')).keys).toEqual(['keep/me.txt']);
+    }, 60_000);
+
     it('answers head with null for a missing key', async () => {
       expect(await store.head(bucket, 'no/such/key.csv')).toBeNull();
       expect(await store.head(bucket, 'incoming')).toBeNull();

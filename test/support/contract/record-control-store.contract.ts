@@ -153,6 +153,19 @@ export function describeRecordAndControlStoreContract(
         expect(await records.getRecord(table, 'beside-over')).toBeNull();
       });
 
+      it('deleteTable drops the table with its records; again is harmless; the name can be made anew, empty', async () => {
+        const doomed = freshName('ct-doomed');
+        await records.ensureTable(doomed);
+        await records.putRecords(doomed, [record('d1', '{}'), record('d2', '{}')]);
+        await records.deleteTable(doomed);
+        await records.deleteTable(doomed);
+        await records.ensureTable(doomed);
+        expect((await records.listRecords(doomed, { limit: 10 })).items).toEqual([]);
+        expect(await records.getRecord(doomed, 'd1')).toBeNull();
+        expect(await records.getRecord(table, 'r1')).not.toBeUndefined();
+        await records.deleteTable(doomed);
+      });
+
       it('answers getRecord with null for an unknown id', async () => {
         expect(await records.getRecord(table, 'no-such-record')).toBeNull();
       });
@@ -218,6 +231,53 @@ export function describeRecordAndControlStoreContract(
         } while (after !== undefined && pages < 50);
         // Pages follow the project id order on every engine.
         expect(seen).toEqual([...ids, 'p-race'].sort());
+      });
+    });
+
+    describe('ControlStore: changing and removing projects', () => {
+      it('updates name and allowlist; an empty allowlist clears it; unknown project: null', async () => {
+        await control.createProject({ ...project('u-one'), allowedIps: ['10.0.0.0/8'] });
+        const renamed = await control.updateProject('u-one', { name: 'Renamed' });
+        expect(renamed).toEqual({ ...project('u-one'), name: 'Renamed', allowedIps: ['10.0.0.0/8'] });
+        expect(await control.updateProject('u-one', { allowedIps: ['::1', '192.0.2.1'] })).toMatchObject({ allowedIps: ['::1', '192.0.2.1'] });
+        const cleared = await control.updateProject('u-one', { allowedIps: [] });
+        expect(cleared?.allowedIps).toBeUndefined();
+        expect(await control.getProject('u-one')).toEqual({ ...project('u-one'), name: 'Renamed' });
+        expect(await control.updateProject('u-missing', { name: 'x' })).toBeNull();
+        expect(await control.getProject('u-missing')).toBeNull();
+      });
+
+      it('marks a project deleting once; a deleting project takes no other change', async () => {
+        await control.createProject(project('u-two'));
+        const deletion = { jobId: 'job-1', requestedAt: INGESTED_AT };
+        expect(await control.updateProject('u-two', { deletion })).toMatchObject({ deletion });
+        expect(await control.updateProject('u-two', { deletion: { jobId: 'job-2', requestedAt: INGESTED_AT } })).toBeNull();
+        expect(await control.updateProject('u-two', { name: 'Late' })).toBeNull();
+        expect(await control.getProject('u-two')).toEqual({ ...project('u-two'), deletion });
+      });
+
+      it('deleteProject removes the project, its keys, jobs and claims, and no other project’s; again is harmless', async () => {
+        for (const id of ['u-gone', 'u-stays']) {
+          await control.createProject(project(id));
+          await control.createKey(apiKey(`${id.replace('-', '')}keyaaaaaaa`.slice(0, 16), id, at(1)));
+          await control.createJob(job(id, `${id}-job`, at(2)));
+          await control.claimIdempotencyKey(id, 'same-key', { bodyHash: id, firstSeenAt: at(3) });
+        }
+        await control.deleteProject('u-gone');
+        await control.deleteProject('u-gone');
+        expect(await control.getProject('u-gone')).toBeNull();
+        expect(await control.listKeys('u-gone')).toEqual([]);
+        expect(await control.getKey('ugonekeyaaaaaaa'.slice(0, 16))).toBeNull();
+        expect((await control.listJobs('u-gone', { limit: 10 })).items).toEqual([]);
+        expect(await control.getJob('u-gone', 'u-gone-job')).toBeNull();
+        expect((await control.claimIdempotencyKey('u-gone', 'same-key', { bodyHash: 'fresh', firstSeenAt: at(4) })).bodyHash).toBe('fresh');
+        expect(await control.getProject('u-stays')).toEqual(project('u-stays'));
+        expect(await control.listKeys('u-stays')).toHaveLength(1);
+        expect(await control.getJob('u-stays', 'u-stays-job')).not.toBeNull();
+        expect((await control.claimIdempotencyKey('u-stays', 'same-key', { bodyHash: 'fresh', firstSeenAt: at(4) })).bodyHash).toBe('u-stays');
+        // The id is free again.
+        await control.createProject(project('u-gone'));
+        expect(await control.getProject('u-gone')).toEqual(project('u-gone'));
       });
     });
 
