@@ -21,6 +21,8 @@ export const DYNAMODB_ACTIONS = [
   'dynamodb:GetItem',
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
+  // Deleting a record, erasing a customer's idempotency claims, dropping a quarantine entry.
+  'dynamodb:DeleteItem',
   'dynamodb:Query',
   'dynamodb:Scan',
   'dynamodb:BatchWriteItem',
