@@ -65,8 +65,8 @@ export class RecordModelService {
       merge: parsed.merge,
       indexes: parsed.indexes,
       ...(parsed.indexes.length === 0 ? {} : { indexSlots }),
-      ...(parsed.rules.length === 0 ? {} : { rules: parsed.rules }),
-      ...(parsed.schema === undefined ? {} : { schema: parsed.schema }),
+      ...(parsed.rules.length === 0 ? {} : { rulesJson: JSON.stringify(parsed.rules) }),
+      ...(parsed.schema === undefined ? {} : { schemaJson: JSON.stringify(parsed.schema) }),
       ...(parsed.onInvalid === 'reject' ? {} : { onInvalid: parsed.onInvalid }),
       // One HMAC key per project for `hash` steps, made at the first save and kept ever after,
       // so a customer's pseudonym stays the same across model versions.

@@ -104,9 +104,13 @@ export const storedModelSchema = z.object({
   indexes: z.array(z.string()),
   /** Index slot per indexed field (see assignIndexSlots). */
   indexSlots: z.record(z.string(), z.number().int()).optional(),
-  /** Cleaning steps as validated at save (see quality/rules). */
-  rules: z.array(z.custom<RuleStep>()).optional(),
-  schema: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * Cleaning steps as validated at save (see quality/rules), and the schema, as JSON text:
+   * a declared value may hold any key, the empty one included, which DynamoDB refuses as a
+   * map attribute name. Read them with modelRules and modelSchema.
+   */
+  rulesJson: z.string().optional(),
+  schemaJson: z.string().optional(),
   onInvalid: z.enum(['reject', 'quarantine']).optional(),
   /** The project's HMAC key for `hash` steps (base64); kept with the model, never shown by the API. */
   hashSecret: z.string().optional(),
@@ -118,6 +122,12 @@ export type StoredModel = z.infer<typeof storedModelSchema>;
 /** A keyed model: what the upsert path needs. */
 export type KeyedModel = StoredModel & { key: ModelKey };
 export const isKeyed = (model: StoredModel | undefined): model is KeyedModel => model?.key !== undefined;
+
+export const modelRules = (model: Pick<StoredModel, 'rulesJson'>): RuleStep[] =>
+  model.rulesJson === undefined ? [] : (JSON.parse(model.rulesJson) as RuleStep[]);
+
+export const modelSchema = (model: Pick<StoredModel, 'schemaJson'>): Record<string, unknown> | undefined =>
+  model.schemaJson === undefined ? undefined : (JSON.parse(model.schemaJson) as Record<string, unknown>);
 
 /** Validates a whole model document; 400 validation_failed lists every problem at once. */
 export function parseRecordModel(input: unknown): RecordModel {

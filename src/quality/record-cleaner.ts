@@ -14,8 +14,9 @@ export type OnInvalid = 'reject' | 'quarantine';
 export interface QualityModel {
   version: number;
   updatedAt?: string;
-  rules?: RuleStep[];
-  schema?: Record<string, unknown>;
+  /** The steps and the schema as JSON text, as the stored model keeps them. */
+  rulesJson?: string;
+  schemaJson?: string;
   onInvalid?: OnInvalid;
   hashSecret?: string;
 }
@@ -54,10 +55,10 @@ const fromSchema = (s: SchemaFailure): CleanReason => ({ code: s.code, rule: s.r
 
 /** Compiles a model's rules and schema; undefined when it declares neither. */
 export function compileCleaner(model: QualityModel): RecordCleaner | undefined {
-  const hasRules = (model.rules?.length ?? 0) > 0;
-  if (!hasRules && model.schema === undefined) return undefined;
-  const rules: CompiledRules | undefined = hasRules ? compileRules(model.rules!, { hashSecret: model.hashSecret }) : undefined;
-  const schema: SchemaCheck | undefined = model.schema === undefined ? undefined : compileSchema(model.schema);
+  const steps = model.rulesJson === undefined ? [] : (JSON.parse(model.rulesJson) as RuleStep[]);
+  if (steps.length === 0 && model.schemaJson === undefined) return undefined;
+  const rules: CompiledRules | undefined = steps.length > 0 ? compileRules(steps, { hashSecret: model.hashSecret }) : undefined;
+  const schema: SchemaCheck | undefined = model.schemaJson === undefined ? undefined : compileSchema(JSON.parse(model.schemaJson) as object);
   return {
     onInvalid: model.onInvalid ?? 'reject',
     clean(record) {
@@ -79,7 +80,7 @@ const compiled = new LruCache<string, RecordCleaner | null>({ maxEntries: 500 })
 
 /** The cleaner of a project's saved model, compiled at most once per model version. */
 export function cleanerOf(projectId: string, model: QualityModel | undefined): RecordCleaner | undefined {
-  if (model === undefined || ((model.rules?.length ?? 0) === 0 && model.schema === undefined)) return undefined;
+  if (model === undefined || (model.rulesJson === undefined && model.schemaJson === undefined)) return undefined;
   // The time of change too: a project deleted and made again starts its versions over.
   const key = `${projectId}\u0000${model.version}\u0000${model.updatedAt ?? ''}`;
   const hit = compiled.get(key);

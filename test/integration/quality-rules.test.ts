@@ -93,6 +93,18 @@ describe.each(MODES)('cleaning rules (%s mode)', (mode) => {
     expect((await t.storage.control.getProject(p.id))?.model?.hashSecret).toBe(project?.model?.hashSecret);
   });
 
+  it('keeps any declared value in the stored model: an empty string mapped, odd keys in the schema', async () => {
+    const model = {
+      rules: [{ op: 'map', field: 'country', values: { '': null, 'U.K.': 'GB' }, otherwise: 'keep' }],
+      schema: { $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object', properties: { '': { type: 'string' } } },
+    };
+    const p = await projectWith(model);
+    expect((await getModel(p)).body).toMatchObject(model);
+    const res = await push(p, [{ country: '' }, { country: 'U.K.' }]);
+    expect(res.body.accepted).toBe(2);
+    expect((await storedRecords(t, p)).map((r) => JSON.parse(r.data)).sort((a, b) => String(a.country).localeCompare(String(b.country)))).toEqual([{ country: 'GB' }, { country: null }]);
+  });
+
   describe('pushes', () => {
     it('are cleaned before they are keyed and stored; a refused record stores nothing of itself; filters skip', async () => {
       const p = await projectWith({

@@ -4,6 +4,7 @@ import { isValidRange } from '../../domain/ip-allowlist.js';
 import { PROJECT_ID_PATTERN } from '../../domain/projects.service.js';
 import { errors } from '../../errors.js';
 import { ALL_SCOPES, type ApiKeyItem } from '../../domain/model.js';
+import { modelRules } from '../../domain/record-model.js';
 import { jsonBody } from '../middleware/body.js';
 import { nextCursor, pageRequest } from '../paging.js';
 import { acceptParameters } from '../query-params.js';
@@ -114,8 +115,8 @@ export function registerProjectRoutes(router: Router, deps: RouteDeps): void {
       merge: change.model.merge,
       indexes: change.model.indexes,
       // The data-quality parts as a summary: which steps, whether a schema, what a violation does.
-      rules: (change.model.rules ?? []).map((step) => step.op),
-      schema: change.model.schema !== undefined,
+      rules: modelRules(change.model).map((step) => step.op),
+      schema: change.model.schemaJson !== undefined,
       onInvalid: change.model.onInvalid ?? 'reject',
     });
     res.json(change.backfillJobId === undefined ? modelView(change.model) : { ...modelView(change.model), backfillJobId: change.backfillJobId });

@@ -1,6 +1,6 @@
 import { keyStatus } from '../../domain/api-keys.service.js';
 import type { ApiKeyItem, JobItem, ProjectItem } from '../../domain/model.js';
-import type { StoredModel } from '../../domain/record-model.js';
+import { modelRules, modelSchema, type StoredModel } from '../../domain/record-model.js';
 
 export function projectView(p: ProjectItem) {
   return {
@@ -50,8 +50,8 @@ export function modelView(m: StoredModel) {
     indexes: m.indexes,
     // The data-quality parts only when set, so a model without them reads as before; the
     // project's hash secret is never shown.
-    ...(m.rules === undefined ? {} : { rules: m.rules }),
-    ...(m.schema === undefined ? {} : { schema: m.schema }),
+    ...(m.rulesJson === undefined ? {} : { rules: modelRules(m) }),
+    ...(m.schemaJson === undefined ? {} : { schema: modelSchema(m) }),
     ...(m.onInvalid === undefined ? {} : { onInvalid: m.onInvalid }),
     version: m.version,
     updatedAt: m.updatedAt === '' ? null : m.updatedAt,
