@@ -77,6 +77,8 @@ export const errors = {
   keyNotFound: (id: string) => new AppError(404, 'key_not_found', `API key ${id} does not exist.`),
   quarantineEntryNotFound: (id: string) =>
     new AppError(404, 'quarantine_entry_not_found', `Quarantine entry ${JSON.stringify(id.slice(0, 100))} does not exist.`),
+  replayInProgress: () =>
+    new AppError(409, 'quarantine_replay_in_progress', 'A replay of this project\'s quarantine is running; wait for its job to finish (or its lease to expire) and start again.'),
   recordNotFound: (id: string) =>
     new AppError(404, 'record_not_found', `Record ${JSON.stringify(id.slice(0, 100))} does not exist.`),
   jobNotFound: (id: string) =>

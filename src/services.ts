@@ -15,6 +15,7 @@ import { ModelPreviewService } from './quality/model-preview.service.js';
 import type { JobItem } from './domain/model.js';
 import type { Storage } from './storage/ports.js';
 import { QuarantineService } from './quality/quarantine/quarantine.service.js';
+import { QuarantineReplay } from './quality/quarantine/quarantine-replay.js';
 
 export interface Services {
   projects: ProjectService;
@@ -72,6 +73,11 @@ export function createServices(
     }),
     cursors: new CursorCodec(adminToken),
     uploads: new FileUploadService(storage.objects, storage.control, config.limits.maxFileBytes, onJobQueued),
-    quarantine: new QuarantineService(storage.control.quarantine, config.quarantineRetentionDays),
+    quarantine: new QuarantineService(
+      storage.control.quarantine,
+      config.quarantineRetentionDays,
+      Date.now,
+      new QuarantineReplay(storage.control, storage.records),
+    ),
   };
 }

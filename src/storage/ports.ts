@@ -160,6 +160,13 @@ export interface QuarantineStore {
   deleteEntry(projectId: string, id: string): Promise<boolean>;
   /** Removes entries that expired before `now` (DynamoDB's TTL does this by itself); how many went. */
   sweepExpired(now: number): Promise<number>;
+  /**
+   * Takes or extends the project's one replay lease for `owner` (a conditional write);
+   * false while another owner holds it unexpired.
+   */
+  claimReplay(projectId: string, owner: string, leaseMs: number, now: number): Promise<boolean>;
+  /** Gives the lease back if `owner` holds it. */
+  releaseReplay(projectId: string, owner: string): Promise<void>;
 }
 
 export interface ControlStore extends JobStore {

@@ -1,10 +1,19 @@
 import type { Router } from 'express';
+import { z } from 'zod';
 import { errors } from '../../errors.js';
 import type { QuarantineFilter } from '../../quality/quarantine/quarantine-entry.js';
 import { nextCursor, pageRequest } from '../paging.js';
 import { acceptParameters } from '../query-params.js';
 import type { RouteDeps } from '../route-deps.js';
 import { quarantineEntryView } from '../views/quarantine.view.js';
+import { jobView } from '../views/job.view.js';
+import { jsonBody } from '../middleware/body.js';
+import { validate } from '../validation.js';
+
+/** Which rows a replay takes: all, or those of one job, of one code, or both. */
+const replayFilterSchema = z
+  .object({ jobId: z.string().min(1).max(200).optional(), code: z.string().min(1).max(200).optional() })
+  .strict();
 
 export function registerQuarantineRoutes(router: Router, deps: RouteDeps): void {
   const { requireProject, requireAdmin } = deps.guards;
@@ -21,6 +30,21 @@ export function registerQuarantineRoutes(router: Router, deps: RouteDeps): void 
       const scope = `quarantine:${project.id}:${filter.jobId ?? ''}:${filter.code ?? ''}`;
       const page = await quarantine.list(project, filter, pageRequest(req.query, cursors, scope));
       res.json({ items: page.items.map(quarantineEntryView), nextCursor: nextCursor(cursors, scope, page.next) });
+    },
+  );
+
+  // Before /quarantine/:entryId's methods; POST is this route's alone.
+  router.post(
+    '/v1/projects/:projectId/quarantine/replay',
+    requireProject('records:write'),
+    acceptParameters(),
+    ...jsonBody(),
+    async (req, res) => {
+      const project = res.locals.project!;
+      const filter = validate(replayFilterSchema, req.body);
+      const job = await quarantine.replay(project, filter);
+      deps.audit(req, res, 'quarantine.replay', { projectId: project.id, jobId: job.id, ...filter });
+      res.status(202).location(`/v1/projects/${project.id}/jobs/${job.id}`).json(jobView(job));
     },
   );
 

@@ -1,7 +1,8 @@
 import { decodeUtf8, splitJsonArrayText } from '../../domain/json-text.js';
-import type { ProjectItem, RowError } from '../../domain/model.js';
+import type { JobItem, ProjectItem, RowError } from '../../domain/model.js';
 import { errors } from '../../errors.js';
 import type { Page, QuarantineStore } from '../../storage/ports.js';
+import type { QuarantineReplay } from './quarantine-replay.js';
 import {
   clipRaw,
   DEFAULT_QUARANTINE_RETENTION_DAYS,
@@ -30,7 +31,15 @@ export class QuarantineService {
     private readonly store: QuarantineStore,
     private readonly retentionDays = DEFAULT_QUARANTINE_RETENTION_DAYS,
     private readonly now: () => number = Date.now,
+    private readonly replayer?: QuarantineReplay,
   ) {}
+
+  /** Starts a replay job of the project's quarantined rows (409 while another runs); it goes on in the background. */
+  async replay(project: ProjectItem, filter: QuarantineFilter): Promise<JobItem> {
+    if (this.replayer === undefined) throw errors.internal(new Error('replay is not configured'));
+    const { job } = await this.replayer.start(project, filter);
+    return job;
+  }
 
   /**
    * Keeps a push's refused records, each with its text as sent, in one store call. The

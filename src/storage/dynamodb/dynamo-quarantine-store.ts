@@ -1,6 +1,7 @@
 import {
   BatchWriteItemCommand,
   DeleteItemCommand,
+  PutItemCommand,
   QueryCommand,
   type AttributeValue,
   type DynamoDBClient,
@@ -10,12 +11,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { errors } from '../../errors.js';
 import type { QuarantineEntry } from '../../quality/quarantine/quarantine-entry.js';
 import type { Page, QuarantineStore } from '../ports.js';
+import { whenConditionHolds } from './conditional-write.js';
 import { guard, isTransientStorageError, toStorageError } from '../sdk-errors.js';
 
 const MAX_BATCH_ATTEMPTS = 8;
 const BATCH_WRITE_ITEMS = 25;
 
 const partition = (projectId: string) => `quarantine#${projectId}`;
+/** The replay lease lives beside the entries' partition, never in a listing. */
+const leaseKey = (projectId: string) => ({ pk: { S: `quarantine-replay#${projectId}` }, sk: { S: 'lease' } });
 
 /**
  * Quarantined rows as items of the control table, one partition per project
@@ -100,6 +104,45 @@ export class DynamoQuarantineStore implements QuarantineStore {
   /** DynamoDB's TTL removes expired items; listings already skip them. */
   async sweepExpired(): Promise<number> {
     return 0;
+  }
+
+  async claimReplay(projectId: string, owner: string, leaseMs: number, now: number): Promise<boolean> {
+    const expiresAt = now + leaseMs;
+    const out = await guard(() =>
+      whenConditionHolds(() =>
+        this.client.send(
+          new PutItemCommand({
+            TableName: this.tableName,
+            Item: {
+              ...leaseKey(projectId),
+              owner: { S: owner },
+              expiresAt: { N: String(expiresAt) },
+              ttl: { N: String(Math.ceil(expiresAt / 1000) + 3600) },
+            },
+            ConditionExpression: 'attribute_not_exists(pk) OR #owner = :owner OR #expires <= :now',
+            ExpressionAttributeNames: { '#owner': 'owner', '#expires': 'expiresAt' },
+            ExpressionAttributeValues: { ':owner': { S: owner }, ':now': { N: String(now) } },
+          }),
+        ),
+      ),
+    );
+    return out !== undefined;
+  }
+
+  async releaseReplay(projectId: string, owner: string): Promise<void> {
+    await guard(() =>
+      whenConditionHolds(() =>
+        this.client.send(
+          new DeleteItemCommand({
+            TableName: this.tableName,
+            Key: leaseKey(projectId),
+            ConditionExpression: '#owner = :owner',
+            ExpressionAttributeNames: { '#owner': 'owner' },
+            ExpressionAttributeValues: { ':owner': { S: owner } },
+          }),
+        ),
+      ),
+    );
   }
 
   private itemOf(projectId: string, entry: QuarantineEntry): Record<string, AttributeValue> {

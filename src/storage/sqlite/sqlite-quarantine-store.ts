@@ -23,6 +23,8 @@ export class SqliteQuarantineStore implements QuarantineStore {
           project_id TEXT NOT NULL, id TEXT NOT NULL, job_id TEXT, code TEXT NOT NULL,
           expires_at INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (project_id, id));
         CREATE INDEX IF NOT EXISTS quarantine_by_expiry ON quarantine (expires_at);
+        CREATE TABLE IF NOT EXISTS quarantine_replay_leases (
+          project_id TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
       `),
     );
   }
@@ -72,6 +74,26 @@ export class SqliteQuarantineStore implements QuarantineStore {
       () => this.database.db.prepare('DELETE FROM quarantine WHERE project_id = ? AND id = ?').run(projectId, id).changes,
     );
     return changes > 0;
+  }
+
+  async claimReplay(projectId: string, owner: string, leaseMs: number, now: number): Promise<boolean> {
+    const changes = this.database.guard(
+      () =>
+        this.database.db
+          .prepare(
+            `INSERT INTO quarantine_replay_leases (project_id, owner, expires_at) VALUES (?, ?, ?)
+             ON CONFLICT (project_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+             WHERE quarantine_replay_leases.owner = excluded.owner OR quarantine_replay_leases.expires_at <= ?`,
+          )
+          .run(projectId, owner, now + leaseMs, now).changes,
+    );
+    return changes > 0;
+  }
+
+  async releaseReplay(projectId: string, owner: string): Promise<void> {
+    this.database.guard(() =>
+      this.database.db.prepare('DELETE FROM quarantine_replay_leases WHERE project_id = ? AND owner = ?').run(projectId, owner),
+    );
   }
 
   async sweepExpired(now: number): Promise<number> {

@@ -106,6 +106,26 @@ export function describeQuarantineStoreContract(name: string, factory: () => Pro
       expect(after.items.map((item) => item.id)).toEqual([fileEntryId('job-a', 2)]);
     });
 
+    it('gives the replay lease to one owner at a time, until it expires or is released', async () => {
+      const projectId = freshName('qp');
+      const results = await Promise.all(['a', 'b', 'c'].map((owner) => fixture.store.claimReplay(projectId, owner, 1000, NOW)));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const holder = ['a', 'b', 'c'][results.indexOf(true)]!;
+      const other = holder === 'a' ? 'b' : 'a';
+      expect(await fixture.store.claimReplay(projectId, holder, 1000, NOW + 500)).toBe(true);
+      expect(await fixture.store.claimReplay(projectId, other, 1000, NOW + 1400)).toBe(false);
+      // Another project's lease is its own.
+      expect(await fixture.store.claimReplay(freshName('qp'), other, 1000, NOW)).toBe(true);
+      // Expired: another owner takes it, and the first one's release no longer frees it.
+      expect(await fixture.store.claimReplay(projectId, other, 1000, NOW + 1500)).toBe(true);
+      await fixture.store.releaseReplay(projectId, holder);
+      expect(await fixture.store.claimReplay(projectId, holder, 1000, NOW + 1600)).toBe(false);
+      await fixture.store.releaseReplay(projectId, other);
+      expect(await fixture.store.claimReplay(projectId, holder, 1000, NOW + 1600)).toBe(true);
+      // The lease is no entry.
+      expect((await listAll(fixture.store, projectId, { limit: 10 })).items).toEqual([]);
+    });
+
     it('writes more entries than one batch call carries', async () => {
       const projectId = freshName('qp');
       const written = Array.from({ length: 60 }, (_, i) => entry(projectId, 'job-big', i + 1));
