@@ -9,8 +9,8 @@ import { schemaProblem } from '../quality/schema-contract.js';
 
 /**
  * A project's record model: the customer key (with its normalizers), the merge policy and
- * the indexed fields. One document per project, versioned; the data-quality rules
- * (`rules`, `schema`, `onInvalid`) will join it as further top-level fields.
+ * the indexed fields, and the data-quality part: cleaning `rules`, a JSON `schema` and
+ * `onInvalid` (see quality/). One document per project, versioned.
  */
 
 export const NORMALIZERS = ['trim', 'lowercase', 'nfc', 'digits'] as const;
