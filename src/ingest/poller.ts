@@ -185,6 +185,8 @@ export class Poller {
   async reconcileOrphans(projects: readonly ProjectItem[]): Promise<number> {
     let failed = 0;
     for (const project of projects) {
+      // A project being deleted loses its objects on purpose; its jobs go with it.
+      if (project.deletion !== undefined) continue;
       let after = this.orphanCursors.get(project.id);
       for (let page = 0; page < ORPHAN_SWEEP_PAGES; page++) {
         if (this.abort.signal.aborted) return failed;
