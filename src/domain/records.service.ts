@@ -321,6 +321,11 @@ export class RecordService {
     return this.records.queryIndex(project.tableName, { field: filter.field, slot, match: filter.match, limit: options.limit, after: options.after });
   }
 
+  /** A page of the records written at or after `since` (ISO), from the store's write-time index. */
+  async listUpdatedSince(project: ProjectItem, options: { since: string; limit: number; after?: string }): Promise<RecordPage> {
+    return this.records.listUpdatedSince(project.tableName, options);
+  }
+
   /** One page of the project's records in the store's order; `afterId` continues a page. */
   async list(project: ProjectItem, options: { limit: number; afterId?: string }): Promise<RecordPage> {
     return this.records.listRecords(project.tableName, options);

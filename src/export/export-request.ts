@@ -16,13 +16,31 @@ export interface ExportRequest {
   gzipEncoding: boolean;
   bom: boolean;
   raw: boolean;
+  /** `since`: only records written at or after this time (ISO, UTC). */
+  since?: string;
 }
 
 export const exportErrors = {
   unknownFormat: (format: string) =>
     new AppError(400, 'unknown_format', `Unknown export format ${JSON.stringify(format.slice(0, 40))}; use ndjson, csv or json.`),
   invalidFields: (message: string) => new AppError(400, 'invalid_fields', message),
+  invalidSince: () =>
+    new AppError(400, 'invalid_since', 'since must be an ISO 8601 date or time, such as 2026-01-31 or 2026-01-31T12:00:00Z.'),
 };
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
+
+/** `since=<ISO time>` as a UTC ISO string (the form records' write times are stored in). */
+export function parseSince(raw: unknown): string | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || !ISO_DATE.test(raw)) throw exportErrors.invalidSince();
+  const ms = Date.parse(raw.length === 10 ? `${raw}T00:00:00Z` : raw);
+  if (Number.isNaN(ms)) throw exportErrors.invalidSince();
+  const normalized = new Date(ms).toISOString();
+  // Date.parse rolls 2026-02-30 over into March: a date that is not one is refused instead.
+  if (normalized.slice(0, 10) !== raw.slice(0, 10) && !/[+-]\d{2}:\d{2}$/.test(raw)) throw exportErrors.invalidSince();
+  return normalized;
+}
 
 function booleanParam(name: string, raw: unknown): boolean {
   if (raw === undefined || raw === 'false') return false;
@@ -77,5 +95,6 @@ export function parseExportRequest(query: Record<string, unknown>, acceptEncodin
     gzipEncoding: !gzipFile && acceptsGzip(acceptEncoding),
     bom: booleanParam('bom', query.bom),
     raw: booleanParam('raw', query.raw),
+    since: parseSince(query.since),
   };
 }

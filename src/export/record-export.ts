@@ -72,10 +72,13 @@ export class RecordExport {
    * index error with a proper error status.
    */
   chunks(project: ProjectItem, request: ExportRequest, filter: RecordFilter | undefined, signal: AbortSignal): AsyncGenerator<string> {
-    const fetchPage: FetchPage = (after) =>
-      filter === undefined
-        ? this.records.list(project, { limit: this.options.pageSize, afterId: after })
-        : this.records.listWhere(project, filter, { limit: this.options.pageSize, after });
+    const { since } = request;
+    const limit = this.options.pageSize;
+    const fetchPage: FetchPage = (after) => {
+      if (since !== undefined) return this.records.listUpdatedSince(project, { since, limit, after });
+      if (filter !== undefined) return this.records.listWhere(project, filter, { limit, after });
+      return this.records.list(project, { limit, afterId: after });
+    };
     const pages = () => recordPages(fetchPage, signal, this.options.onPage);
     if (request.format === 'csv') return chunked(csvPieces(project, request, pages));
     if (request.format === 'json') return chunked(jsonArrayPieces(request, pages()));

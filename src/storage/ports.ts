@@ -79,6 +79,14 @@ export interface IndexQuery {
   after?: string;
 }
 
+/** Records written at or after `since` (an ISO time), paged in (updatedAt, id) order. */
+export interface UpdatedSinceQuery {
+  since: string;
+  limit: number;
+  /** The `lastId` of the previous page (an adapter-level position). */
+  after?: string;
+}
+
 /**
  * Decides a customer's record from the record as stored (null when there is none): the
  * record to write, or null to write nothing. Pure: a store calls it again with a fresh
@@ -111,6 +119,11 @@ export interface RecordStore {
   ensureIndexes(table: string): Promise<void>;
   /** A page of records whose indexed value matches, read from the index, never by a scan. */
   queryIndex(table: string, query: IndexQuery): Promise<RecordPage>;
+  /**
+   * A page of the records written (created or changed) at or after `since`, read from an
+   * index on the write time, never by a scan; indexes_unavailable on a table made before it.
+   */
+  listUpdatedSince(table: string, query: UpdatedSinceQuery): Promise<RecordPage>;
   /**
    * Removes the record and its index entries; returns the record as it was, or null when
    * there was none.

@@ -4,6 +4,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { createDynamoClient } from '../../src/storage/dynamodb/dynamo-client.js';
 import { DynamoControlStore } from '../../src/storage/dynamodb/dynamo-control-store.js';
 import { DynamoRateLimitStore } from '../../src/storage/dynamodb/dynamo-rate-limit-store.js';
@@ -20,6 +21,7 @@ import { describeObjectStoreContract } from '../support/contract/object-store.co
 import { describeKeyedStoreContract } from '../support/contract/keyed-record-store.contract.js';
 import { describeRecordAndControlStoreContract } from '../support/contract/record-control-store.contract.js';
 import { describeQuarantineStoreContract } from '../support/contract/quarantine-store.contract.js';
+import { describeRecordsSinceContract } from '../support/contract/records-since.contract.js';
 import { testAwsEnv } from '../support/endpoints.js';
 
 describeObjectStoreContract('FsObjectStore (embedded)', async () => {
@@ -118,6 +120,53 @@ describeQuarantineStoreContract('SQLite (embedded)', async () => {
   const database = SqliteDatabase.open(path.join(dir, 'intake.db'), { synchronous: 'normal' });
   return {
     store: new SqliteControlStore(database).quarantine,
+    close: async () => {
+      database.close();
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describeRecordsSinceContract('DynamoDB on DynamoDB Local', async () => {
+  const env = testAwsEnv();
+  const client = createDynamoClient({ region: env.region, endpoint: env.dynamodbEndpoint, credentials: env.credentials });
+  const records = new DynamoRecordStore(client, { writeConcurrency: 4 });
+  return {
+    records,
+    // A table as made before the write-time index: the id key and no GSI.
+    legacyTable: async () => {
+      const table = freshName('ct-legacy');
+      await client.send(
+        new CreateTableCommand({
+          TableName: table,
+          AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+          KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+          BillingMode: 'PAY_PER_REQUEST',
+        }),
+      );
+      await records.putRecords(table, [{ id: 'old', data: '{}', source: '{}', ingestedAt: new Date().toISOString() }]);
+      return table;
+    },
+    legacyAnswer: 'indexes_unavailable',
+    close: async () => client.destroy(),
+  };
+});
+
+describeRecordsSinceContract('SQLite (embedded)', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'intake-contract-since-'));
+  const database = SqliteDatabase.open(path.join(dir, 'intake.db'), { synchronous: 'normal' });
+  return {
+    records: new SqliteRecordStore(database),
+    // A table as made before the write-time index; the store adds the index on first use.
+    legacyTable: async () => {
+      const table = freshName('ct-legacy');
+      database.db.exec(
+        `CREATE TABLE "${table}" (id TEXT PRIMARY KEY NOT NULL, data TEXT NOT NULL, source TEXT NOT NULL, ingested_at TEXT NOT NULL, keyed TEXT);
+         INSERT INTO "${table}" VALUES ('old', '{}', '{}', '${new Date().toISOString()}', NULL);`,
+      );
+      return table;
+    },
+    legacyAnswer: 'served',
     close: async () => {
       database.close();
       await fs.rm(dir, { recursive: true, force: true });

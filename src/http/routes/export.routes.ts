@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { Router } from 'express';
 import { Counter, type Registry } from 'prom-client';
-import { AppError } from '../../errors.js';
+import { AppError, errors } from '../../errors.js';
 import { parseExportRequest, type ExportRequest } from '../../export/export-request.js';
 import { RecordExport } from '../../export/record-export.js';
 import { acceptParameters } from '../query-params.js';
@@ -14,7 +14,7 @@ export const EXPORT_PAGE_SIZE = 500;
 
 const CONTENT_TYPES = { ndjson: 'application/x-ndjson', csv: 'text/csv', json: 'application/json' } as const;
 
-const exportParameters = acceptParameters('format', 'fields', 'gzip', 'bom', 'raw', 'where.<field>', 'where.<field>.prefix');
+const exportParameters = acceptParameters('format', 'fields', 'gzip', 'bom', 'raw', 'since', 'where.<field>', 'where.<field>.prefix');
 
 export function registerExportRoutes(router: Router, deps: RouteDeps): void {
   const { requireProject } = deps.guards;
@@ -26,6 +26,8 @@ export function registerExportRoutes(router: Router, deps: RouteDeps): void {
     const project = res.locals.project!;
     const request = parseExportRequest(req.query as Record<string, unknown>, req.get('accept-encoding'));
     const filter = records.whereFilter(project, req.query as Record<string, unknown>);
+    // One index serves an export: the write-time index or a field's, not both at once.
+    if (request.since !== undefined && filter !== undefined) throw errors.validation('since and a where. filter cannot be combined.');
     const gone = new AbortController();
     res.on('close', () => gone.abort());
 

@@ -1,6 +1,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { IndexEntry, KeyedParts, StoredRecord } from '../../domain/model.js';
 import { indexAttributes } from './dynamo-index-keys.js';
+import { updatedAttributes } from './dynamo-updated-index.js';
 
 type Item = Record<string, AttributeValue>;
 
@@ -11,6 +12,7 @@ export function toItem(record: StoredRecord): Item {
     d: { S: record.data },
     s: { S: record.source },
     t: { S: record.ingestedAt },
+    ...updatedAttributes(record),
   };
   const keyed = record.keyed;
   if (keyed !== undefined) {

@@ -12,13 +12,14 @@ import { errors } from '../../errors.js';
 import { assertStorableRecord } from '../record-limits.js';
 import { GroupCommit } from './group-commit.js';
 import type { StoredRecord } from '../../domain/model.js';
-import type { IndexQuery, RecordMerge, RecordPage, RecordStore } from '../ports.js';
+import type { IndexQuery, RecordMerge, RecordPage, RecordStore, UpdatedSinceQuery } from '../ports.js';
 import { errorName, guard, isTransientStorageError, toStorageError } from '../sdk-errors.js';
 import { ensureDynamoTable } from './dynamo-tables.js';
 import { tableExists } from './scan-table.js';
 import { upsertDynamoRecords } from './dynamo-keyed-writes.js';
 import { fromItem, toItem } from './dynamo-record-items.js';
 import { assertIndexSlots, indexSlotDefinitions, queryDynamoIndex } from './dynamo-record-indexes.js';
+import { assertUpdatedIndex, queryDynamoUpdatedSince, updatedIndexDefinition } from './dynamo-updated-index.js';
 
 /** DynamoDB's BatchWriteItem takes at most 25 puts per call. */
 export const BATCH_SIZE = 25;
@@ -50,11 +51,12 @@ export class DynamoRecordStore implements RecordStore {
 
   async ensureTable(table: string): Promise<void> {
     const slots = indexSlotDefinitions();
+    const updated = updatedIndexDefinition();
     await ensureDynamoTable(this.client, {
       TableName: table,
-      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }, ...slots.attributes],
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }, ...slots.attributes, ...updated.attributes],
       KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-      GlobalSecondaryIndexes: slots.indexes,
+      GlobalSecondaryIndexes: [...slots.indexes, updated.index],
       BillingMode: 'PAY_PER_REQUEST',
     });
   }
@@ -118,6 +120,11 @@ export class DynamoRecordStore implements RecordStore {
 
   async queryIndex(table: string, query: IndexQuery): Promise<RecordPage> {
     return queryDynamoIndex(this.client, table, query);
+  }
+
+  async listUpdatedSince(table: string, query: UpdatedSinceQuery): Promise<RecordPage> {
+    await assertUpdatedIndex(this.client, table);
+    return queryDynamoUpdatedSince(this.client, table, query);
   }
 
   /** The GSIs follow the item: DynamoDB drops its index entries with it. */

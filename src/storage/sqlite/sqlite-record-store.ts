@@ -1,9 +1,10 @@
 import type { Statement } from 'better-sqlite3';
 import type { StoredRecord } from '../../domain/model.js';
-import type { IndexQuery, RecordMerge, RecordPage, RecordStore } from '../ports.js';
+import type { IndexQuery, RecordMerge, RecordPage, RecordStore, UpdatedSinceQuery } from '../ports.js';
 import { assertStorableRecord } from '../record-limits.js';
 import { quoteIdentifier, type SqliteDatabase } from './sqlite-database.js';
 import { indexPosition, indexRange, SqliteRecordIndex } from './sqlite-record-index.js';
+import { listSqliteUpdatedSince } from './sqlite-updated-index.js';
 
 interface RecordRow {
   id: string;
@@ -113,6 +114,12 @@ export class SqliteRecordStore implements RecordStore {
     this.database.guard(() =>
       this.database.db.exec(`DROP TABLE IF EXISTS ${quoteIdentifier(`${table}#index`)}; DROP TABLE IF EXISTS ${quoteIdentifier(table)};`),
     );
+  }
+
+  async listUpdatedSince(table: string, query: UpdatedSinceQuery): Promise<RecordPage> {
+    this.tableStatements(table);
+    const page = this.database.guard(() => listSqliteUpdatedSince<RecordRow>(this.database.db, table, COLUMNS, query));
+    return page.lastId === undefined ? { items: page.rows.map(fromRow) } : { items: page.rows.map(fromRow), lastId: page.lastId };
   }
 
   async getRecord(table: string, id: string): Promise<StoredRecord | null> {
