@@ -14,7 +14,9 @@ export function storedRecordSize(record: StoredRecord): number {
     2 + Buffer.byteLength(record.id) +
     1 + Buffer.byteLength(record.data) +
     1 + Buffer.byteLength(record.source) +
-    1 + Buffer.byteLength(record.ingestedAt);
+    1 + Buffer.byteLength(record.ingestedAt) +
+    // The write-time index's key attributes: the day (`ud`) and `time NUL id` (`us`).
+    2 + 10 + 2 + Buffer.byteLength(record.ingestedAt) + 1 + Buffer.byteLength(record.id);
   return record.keyed === undefined ? base : base + keyedPartsSize(record.keyed, record.id);
 }
 
