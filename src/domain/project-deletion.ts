@@ -22,8 +22,8 @@ export interface DeletionStart {
  * serves nothing: 409 project_deleting), revokes its keys and waits until no task can still
  * serve it from a cache, so that from its answer on every key of the project is refused
  * everywhere. The job half, leased like any job, drops the records table, empties and
- * removes the bucket page by page (checkpointing the count as `rowsRead`), then removes the
- * project with its keys, jobs and idempotency claims, the project item last: until then the
+ * removes the bucket page by page (checkpointing the count as `rowsRead`), then removes its
+ * quarantine and the project with its keys, jobs and idempotency claims, the project item last: until then the
  * id stays taken, and the poller of any task resumes a job whose worker died.
  */
 export class ProjectDeletion {
@@ -99,6 +99,16 @@ export class ProjectDeletion {
     }
   }
 
+  /** The quarantined rows of the project (expired ones go by TTL or the sweep anyway). */
+  private async removeQuarantine(projectId: string): Promise<void> {
+    const quarantine = this.control.quarantine;
+    for (;;) {
+      const page = await quarantine.listEntries(projectId, { limit: 500, now: this.now() });
+      if (page.items.length === 0) return;
+      for (const entry of page.items) await quarantine.deleteEntry(projectId, entry.id);
+    }
+  }
+
   private async claimAndRun(project: ProjectItem, jobId: string): Promise<'deleted' | 'elsewhere' | 'paused'> {
     const job = await this.control.claimJob(project.id, jobId, this.owner, LEASE_MS);
     if (!job) return 'elsewhere';
@@ -123,6 +133,7 @@ export class ProjectDeletion {
         if (!(await this.control.checkpointJob(project.id, jobId, this.owner, LEASE_MS, progress()))) return 'elsewhere';
       }
       await this.objects.deleteBucket(project.bucketName);
+      await this.removeQuarantine(project.id);
       await this.control.deleteProject(project.id);
       this.projects.forget(project.id);
       return 'deleted';

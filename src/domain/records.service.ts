@@ -9,7 +9,7 @@ import {
 import { countOutcomes, keyedChangeOf, writeKeyedChanges, type KeyedCounts } from './keyed-records.js';
 import { buildRecord } from './record-builder.js';
 import type { KeyedChange } from './record-merge.js';
-import { isKeyed, keyedRecordId, normalizeKeyValue, type KeyedModel } from './record-model.js';
+import { isKeyed, keyedRecordId, keyOfRecord, normalizeKeyValue, type KeyedModel } from './record-model.js';
 import { cleanerOf, type RecordCleaner } from '../quality/record-cleaner.js';
 
 // Kept here too for callers that knew them as the push path's.
@@ -45,7 +45,7 @@ export interface PushResult {
 export interface ErasedCustomer {
   recordId: string;
   fieldsErased: number;
-  tracesRemoved: { provenanceEntries: number; appliedMarks: number; idempotencyClaims: number };
+  tracesRemoved: { provenanceEntries: number; appliedMarks: number; idempotencyClaims: number; quarantineEntries: number };
 }
 
 const STORED_DEPTH = 1000;
@@ -245,21 +245,24 @@ export class RecordService {
 
   /**
    * Erases a customer by key: the record (its data, provenance and applied marks go with
-   * it) and the idempotency claims of the pushes that wrote it. A claim holds only a body
-   * hash, no value of the customer's; it is removed so that nothing ties the key to the
-   * customer any more. A retried push is then a new request and stores what it carries.
+   * it), the idempotency claims of the pushes that wrote it, and the quarantined rows that
+   * carry the customer's key. A claim holds only a body hash, no value of the customer's; it
+   * is removed so that nothing ties the key to the customer any more. A retried push is
+   * then a new request and stores what it carries.
    */
   async eraseByKey(project: ProjectItem, params: Record<string, unknown>): Promise<ErasedCustomer> {
-    if (!isKeyed(project.model)) throw errors.eraseNeedsKey();
+    const model = project.model;
+    if (!isKeyed(model)) throw errors.eraseNeedsKey();
     const { id, key } = this.customerOf(project, params, []);
     const removed = await this.records.deleteRecord(project.tableName, id);
-    if (!removed) throw errors.recordNotFound(JSON.stringify(key));
-    const data = parseJsonExact(removed.data, STORED_DEPTH) as Record<string, unknown>;
-    const provenance = removed.keyed ? (JSON.parse(removed.keyed.provenance) as Record<string, { source?: unknown; lastSeen?: { source?: unknown } }>) : {};
-    const applied = removed.keyed ? (JSON.parse(removed.keyed.applied) as Record<string, number>) : {};
+    const quarantineEntries = await this.eraseQuarantined(project, model, id);
+    if (!removed && quarantineEntries === 0) throw errors.recordNotFound(JSON.stringify(key));
+    const data = removed ? (parseJsonExact(removed.data, STORED_DEPTH) as Record<string, unknown>) : {};
+    const provenance = removed?.keyed ? (JSON.parse(removed.keyed.provenance) as Record<string, { source?: unknown; lastSeen?: { source?: unknown } }>) : {};
+    const applied = removed?.keyed ? (JSON.parse(removed.keyed.applied) as Record<string, number>) : {};
     const idempotencyKeys = new Set<string>();
     for (const stream of Object.keys(applied)) if (stream.startsWith('push:')) idempotencyKeys.add(stream.slice('push:'.length));
-    const sources = [removed.source, ...Object.values(provenance).flatMap((entry) => [entry.source, entry.lastSeen?.source])];
+    const sources = [removed?.source, ...Object.values(provenance).flatMap((entry) => [entry.source, entry.lastSeen?.source])];
     for (const source of sources) {
       const key = idempotencyKeyOf(source);
       if (key !== undefined) idempotencyKeys.add(key);
@@ -268,8 +271,32 @@ export class RecordService {
     return {
       recordId: id,
       fieldsErased: Object.keys(data).length,
-      tracesRemoved: { provenanceEntries: Object.keys(provenance).length, appliedMarks: Object.keys(applied).length, idempotencyClaims: claims },
+      tracesRemoved: {
+        provenanceEntries: Object.keys(provenance).length,
+        appliedMarks: Object.keys(applied).length,
+        idempotencyClaims: claims,
+        quarantineEntries,
+      },
     };
+  }
+
+  /**
+   * Removes the project's quarantined rows whose key is the customer's: the quarantine is
+   * kept by entry, not by customer, so its unexpired entries are read page by page (it is
+   * bounded by its retention) and each row's key is derived as a write would derive it.
+   */
+  private async eraseQuarantined(project: ProjectItem, model: KeyedModel, id: string): Promise<number> {
+    const quarantine = this.control.quarantine;
+    let erased = 0;
+    let after: string | undefined;
+    do {
+      const page = await quarantine.listEntries(project.id, { limit: 500, after, now: this.now() });
+      for (const entry of page.items) {
+        if (quarantinedCustomerId(project, model, entry.raw) === id && (await quarantine.deleteEntry(project.id, entry.id))) erased++;
+      }
+      after = page.next;
+    } while (after !== undefined);
+    return erased;
   }
 
   /** The id of the customer named by key parameters, normalized as writes are. */
@@ -387,6 +414,20 @@ export class RecordService {
       return { index, error: onUnreadable(error instanceof Error ? error : new Error('invalid JSON')) };
     }
   }
+}
+
+/** The customer id a quarantined row would have been written under, if it names a key. */
+function quarantinedCustomerId(project: ProjectItem, model: KeyedModel, raw: string | null): string | undefined {
+  if (raw === null) return undefined;
+  let value: unknown;
+  try {
+    value = parseJsonExact(raw, STORED_DEPTH);
+  } catch {
+    return undefined;
+  }
+  if (!isPlainRecord(value)) return undefined;
+  const key = keyOfRecord(value, model.key);
+  return key.ok ? keyedRecordId(project.id, model, key.key) : undefined;
 }
 
 /** The Idempotency-Key named by a record's source JSON, if it came from an idempotent push. */

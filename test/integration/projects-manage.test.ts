@@ -150,6 +150,11 @@ describe.each(MODES)('managing projects (%s mode)', (mode) => {
         await push(t.app, p, [{ email: 'a@x.io' }, { email: 'b@x.io' }]);
         await t.storage.objects.putStream(p.project.bucketName, 'incoming/f0/people.csv', Readable.from([Buffer.from('email\nc@x.io\n')]));
         await t.storage.objects.putStream(p.project.bucketName, 'exports/part-0.ndjson', Readable.from([Buffer.from('{}\n')]));
+        const at = new Date().toISOString();
+        await t.storage.control.quarantine.putEntries(p.id, [{
+          id: 'q-1', projectId: p.id, raw: '{"email":"d@x.io"}', reason: { code: 'missing_key', message: 'no key' },
+          source: { type: 'push', keyId: 'k', requestId: 'r', index: 0 }, modelVersion: null, createdAt: at, expiresAt: Date.now() + 3_600_000,
+        }]);
         // The other task has the key and the project in its caches.
         expect((await records(other, p)).status).toBe(200);
 
@@ -169,6 +174,7 @@ describe.each(MODES)('managing projects (%s mode)', (mode) => {
         expect(await t.storage.control.listKeys(p.id)).toEqual([]);
         expect((await t.storage.control.listJobs(p.id, { limit: 10 })).items).toEqual([]);
         expect(await t.storage.objects.emptyBucket(p.project.bucketName)).toBe(0);
+        expect((await t.storage.control.quarantine.listEntries(p.id, { limit: 10, now: Date.now() })).items).toEqual([]);
         // The id is free again; the new project starts empty and the old key stays dead.
         const again = await request(t.app).post('/v1/projects').set(t.admin).send({ id: p.id, name: 'Second life' });
         expect(again.status, again.text).toBe(201);

@@ -115,7 +115,7 @@ describe.each(MODES)('deleting records (%s mode)', (mode) => {
       expect(res.body).toEqual({
         recordId: first.body.records[0].id,
         fieldsErased: 4,
-        tracesRemoved: { provenanceEntries: 4, appliedMarks: 2, idempotencyClaims: 2 },
+        tracesRemoved: { provenanceEntries: 4, appliedMarks: 2, idempotencyClaims: 2, quarantineEntries: 0 },
       });
       const left = await storedRecords(t, p);
       expect(left.map((r) => JSON.parse(r.data).email)).toEqual(['bob@example.com']);
@@ -127,6 +127,32 @@ describe.each(MODES)('deleting records (%s mode)', (mode) => {
       expect(lookup.status).toBe(404);
       const byIndex = await request(t.app).get(`/v1/projects/${p.id}/records`).query({ 'where.country': 'NO' }).set(p.auth);
       expect(byIndex.body.items).toEqual([]);
+    });
+
+    it('removes the quarantined rows that carry the customer’s key, and only those', async () => {
+      const p = await keyedProject();
+      await push(p, [{ email: 'hana@x.io', name: 'Hana' }]);
+      const at = new Date().toISOString();
+      const entry = (id: string, raw: string | null) => ({
+        id, projectId: p.id, raw, reason: { code: 'schema_violation', message: 'age must be a number' },
+        source: { type: 'push' as const, keyId: 'k', requestId: 'r', index: 0 }, modelVersion: 1, createdAt: at, expiresAt: Date.now() + 3_600_000,
+      });
+      await t.storage.control.quarantine.putEntries(p.id, [
+        entry('q-1', JSON.stringify({ email: ' HANA@x.io', age: 'old' })),
+        entry('q-2', JSON.stringify({ email: 'ivan@x.io', age: 'young' })),
+        entry('q-3', 'not json {'),
+        entry('q-4', null),
+      ]);
+      const res = await erase(p, { email: 'hana@x.io' });
+      expect(res.status, res.text).toBe(200);
+      expect(res.body.tracesRemoved.quarantineEntries).toBe(1);
+      const left = await t.storage.control.quarantine.listEntries(p.id, { limit: 10, now: Date.now() });
+      expect(left.items.map((e) => e.id).sort()).toEqual(['q-2', 'q-3', 'q-4']);
+      // A customer known only to the quarantine is erased from it too.
+      const onlyQuarantined = await erase(p, { email: 'ivan@x.io' });
+      expect(onlyQuarantined.status).toBe(200);
+      expect(onlyQuarantined.body).toMatchObject({ fieldsErased: 0, tracesRemoved: { quarantineEntries: 1 } });
+      expect(await storedRecords(t, p)).toEqual([]);
     });
 
     it('writes an audit event with who and when, and none of the erased values', async () => {
