@@ -85,6 +85,10 @@ export const errors = {
     new AppError(404, 'job_not_found', `Job ${JSON.stringify(id.slice(0, 100))} does not exist.`),
   fileNotFound: (id: string) =>
     new AppError(404, 'file_not_found', `File ${JSON.stringify(id.slice(0, 100))} does not exist in this project.`),
+  errorReportNotReady: (jobId: string, status: string) =>
+    new AppError(404, 'error_report_not_ready', `Job ${jobId} is ${status}; its error report is written when it finishes.`),
+  errorReportGone: (jobId: string) =>
+    new AppError(404, 'error_report_not_found', `The error report of job ${jobId} is no longer in the project bucket.`),
   routeNotFound: (method: string, path: string) =>
     new AppError(404, 'route_not_found', `No route for ${method} ${path.slice(0, 200)}.`),
   recordTooLarge: (id: string, size: number, limit: number) =>

@@ -5,6 +5,7 @@ import { AppError, errors } from '../errors.js';
 import { incomingKey, sanitizeFileName } from '../storage/object-keys.js';
 import type { JobItem, ProjectItem } from '../domain/model.js';
 import type { ControlStore, ObjectStore } from '../storage/ports.js';
+import { FileCatalog } from './file-catalog.js';
 import { HashThread, type ThreadedSha256 } from './hash-thread.js';
 import { newJob } from './jobs.js';
 
@@ -108,13 +109,18 @@ export class CountingHasher extends Transform {
  * neither object nor job behind.
  */
 export class FileUploadService {
+  /** Reading back what was uploaded: the files list, downloads and error reports. */
+  readonly catalog: FileCatalog;
+
   constructor(
     private readonly objects: ObjectStore,
     private readonly jobs: ControlStore,
     private readonly maxFileBytes: number,
     private readonly onJobQueued: (job: JobItem) => void = () => undefined,
     private readonly hashes: HashThread = new HashThread(),
-  ) {}
+  ) {
+    this.catalog = new FileCatalog(objects, jobs);
+  }
 
   /** Stops the hashing thread (it never keeps the process alive, but a clean stop ends it). */
   close(): Promise<void> {

@@ -1,4 +1,6 @@
-import type { Router } from 'express';
+import type { Response, Router } from 'express';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { AppError, errors } from '../../errors.js';
 import type { ReceivedFile } from '../../ingest/file-upload.service.js';
 import { mediaType, requireMediaType } from '../middleware/body.js';
@@ -6,10 +8,22 @@ import { multipartFile, type UploadedFile } from '../middleware/multipart-upload
 import { nextCursor, pageRequest } from '../paging.js';
 import { acceptParameters } from '../query-params.js';
 import type { RouteDeps } from '../route-deps.js';
+import { fileView } from '../views/file.view.js';
 import { jobView } from '../views/job.view.js';
 
 function accepted(received: ReceivedFile) {
   return { fileId: received.fileId, jobId: received.jobId, bytes: received.bytes, sha256: received.sha256 };
+}
+
+/** Streams a stored object to the client; a client that goes away stops the read. */
+async function streamBody(res: Response, body: Readable): Promise<void> {
+  try {
+    await pipeline(body, res);
+  } catch (error) {
+    body.destroy();
+    // Headers are gone: the error middleware can only cut the connection now.
+    if (!res.writableEnded && !res.destroyed) throw error;
+  }
 }
 
 /** File uploads (raw and multipart) and the jobs that ingest them. */
@@ -71,5 +85,35 @@ export function registerFileRoutes(router: Router, deps: RouteDeps): void {
 
   router.get('/v1/projects/:projectId/jobs/:jobId', requireProject('records:read', 'files:write'), acceptParameters(), async (req, res) => {
     res.json(jobView(await jobs.get(res.locals.project!, String(req.params.jobId))));
+  });
+
+  // Listing shows what was uploaded, as the jobs do; the bytes themselves are customers'
+  // rows, so downloading the original needs records:read like reading the records.
+  router.get('/v1/projects/:projectId/files', requireProject('records:read', 'files:write'), acceptParameters('limit', 'cursor'), async (req, res) => {
+    const project = res.locals.project!;
+    const scope = `files:${project.id}`;
+    const page = await uploads.catalog.list(project, pageRequest(req.query, cursors, scope));
+    res.json({ items: page.items.map(fileView), nextCursor: nextCursor(cursors, scope, page.next) });
+  });
+
+  router.get('/v1/projects/:projectId/files/:fileId', requireProject('records:read'), acceptParameters(), async (req, res) => {
+    const file = await uploads.catalog.open(res.locals.project!, String(req.params.fileId));
+    res.attachment(file.fileName);
+    // setHeader, not res.set: the type goes back exactly as uploaded, without an added charset.
+    res.setHeader('Content-Type', file.contentType);
+    res.set({ 'Content-Length': String(file.size), 'Cache-Control': 'private, no-store' });
+    await streamBody(res, file.body);
+  });
+
+  router.get('/v1/projects/:projectId/jobs/:jobId/errors', requireProject('records:read', 'files:write'), acceptParameters(), async (req, res) => {
+    const project = res.locals.project!;
+    const report = await uploads.catalog.openErrorReport(await jobs.get(project, String(req.params.jobId)), project);
+    res.set({ 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'private, no-store' });
+    if (!report) {
+      res.status(200).set('Content-Length', '0').end();
+      return;
+    }
+    res.set('Content-Length', String(report.size));
+    await streamBody(res, report.body);
   });
 }
