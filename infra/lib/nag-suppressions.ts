@@ -19,9 +19,11 @@ export function applyNagSuppressions(stack: Stack, config: IntakeDeploymentConfi
       reason:
         'Intake creates a table and a bucket per project at run time (project ids are data, ' +
         'not known at deploy time), so the role is scoped to the configured name prefix rather ' +
-        'than to fixed names. Actions are listed one by one, none is an admin or delete-resource ' +
-        'action, and the bucket statements are limited to buckets owned by this account.',
-      appliesTo: [tables, `${tables}/index/*`, buckets, `${buckets}/*`].map((arn) => `Resource::${arn}`),
+        'than to fixed names. Actions are listed one by one, none is an admin action; the only ' +
+        'delete-resource actions are those of deleting a project through the API: DeleteTable on ' +
+        'project record tables (`*-records`, never the control table) and DeleteBucket, and the ' +
+        'bucket statements are limited to buckets owned by this account.',
+      appliesTo: [tables, `${tables}/index/*`, `${tables}-records`, buckets, `${buckets}/*`].map((arn) => `Resource::${arn}`),
     },
   ]);
 

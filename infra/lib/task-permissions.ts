@@ -8,8 +8,11 @@ import type { IConstruct } from 'constructs';
  * Intake creates its storage at run time: the control table `<prefix>control` at start,
  * and per project a table `<prefix><projectId>-records` and a bucket
  * `<prefix><projectId>`. So the role may create tables and buckets, but only under
- * the prefix, and it holds no admin action (no Delete/Update of tables or buckets, no
- * policies, no ACLs, no `*`). Every statement names its actions one by one.
+ * the prefix, and it holds no admin action (no UpdateTable, no policies, no ACLs, no `*`).
+ * Deleting a project through the API drops its records table and its bucket: DeleteTable
+ * is granted on project record tables only (`<prefix>*-records`, never the control
+ * table), DeleteBucket on the account's buckets under the prefix. Every statement names
+ * its actions one by one.
  *
  * The lists are exactly the calls the adapters in src/storage/dynamodb and src/storage/s3 make;
  * test/unit/infra.test.ts reads those adapters and fails when the two drift apart, so a
@@ -44,6 +47,8 @@ export const S3_OBJECT_ACTIONS = ['s3:GetObject', 's3:PutObject', 's3:DeleteObje
 
 export interface PrefixArns {
   readonly tables: string;
+  /** Project record tables only, `<prefix>*-records`: what a project's deletion may drop. */
+  readonly projectTables: string;
   readonly tableIndexes: string;
   readonly buckets: string;
   readonly objects: string;
@@ -55,6 +60,7 @@ export function prefixArns(scope: IConstruct, namePrefix: string): PrefixArns {
   const tables = stack.formatArn({ service: 'dynamodb', resource: 'table', resourceName: `${namePrefix}*` });
   return {
     tables,
+    projectTables: stack.formatArn({ service: 'dynamodb', resource: 'table', resourceName: `${namePrefix}*-records` }),
     tableIndexes: `${tables}/index/*`,
     buckets: `arn:${Aws.PARTITION}:s3:::${namePrefix}*`,
     objects: `arn:${Aws.PARTITION}:s3:::${namePrefix}*/*`,
@@ -86,6 +92,23 @@ export function grantIntakeStorage(role: iam.IRole, namePrefix: string): PrefixA
     new iam.PolicyStatement({
       sid: 'IntakeBuckets',
       actions: [...S3_BUCKET_ACTIONS],
+      resources: [arns.buckets],
+      conditions: ownAccount,
+    }),
+  );
+  // A project's deletion: its records table (the control table does not end in -records)
+  // and its emptied bucket.
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'IntakeDeleteProjectTables',
+      actions: ['dynamodb:DeleteTable'],
+      resources: [arns.projectTables],
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'IntakeDeleteProjectBuckets',
+      actions: ['s3:DeleteBucket'],
       resources: [arns.buckets],
       conditions: ownAccount,
     }),

@@ -328,7 +328,7 @@ describe('IAM', () => {
     const statements = policiesOf(/TaskRole/);
     expect(statements.length).toBeGreaterThan(0);
     const allowed = [
-      new RegExp(`^arn:\\$\\{AWS::Partition\\}:dynamodb:${REGION}:\\$\\{AWS::AccountId\\}:table/${PREFIX}\\*(/index/\\*)?$`),
+      new RegExp(`^arn:\\$\\{AWS::Partition\\}:dynamodb:${REGION}:\\$\\{AWS::AccountId\\}:table/${PREFIX}\\*(/index/\\*|-records)?$`),
       new RegExp(`^arn:\\$\\{AWS::Partition\\}:s3:::${PREFIX}\\*(/\\*)?$`),
     ];
     const actions = new Set<string>();
@@ -346,10 +346,21 @@ describe('IAM', () => {
     for (const needed of ['dynamodb:CreateTable', 'dynamodb:BatchWriteItem', 'dynamodb:Query', 's3:CreateBucket', 's3:PutObject', 's3:ListBucket']) {
       expect(actions).toContain(needed);
     }
-    // ...but holds no admin or destructive resource-level rights.
+    // ...but holds no admin or destructive resource-level rights, except what a project's
+    // deletion needs: DeleteTable on project record tables only (never the control table),
+    // DeleteBucket on the account's own buckets.
+    for (const statement of statements) {
+      if (asArray(statement.Action).includes('dynamodb:DeleteTable')) {
+        expect(asArray(statement.Action)).toEqual(['dynamodb:DeleteTable']);
+        for (const resource of asArray(statement.Resource).map(flatten)) expect(resource).toMatch(new RegExp(`:table/${PREFIX}\\*-records$`));
+      }
+      if (asArray(statement.Action).includes('s3:DeleteBucket')) {
+        expect(statement.Condition).toEqual({ StringEquals: { 's3:ResourceAccount': { Ref: 'AWS::AccountId' } } });
+      }
+    }
     for (const action of actions) {
-      expect(action).not.toMatch(/^dynamodb:(DeleteTable|UpdateTable|DeleteBackup|RestoreTable)/);
-      expect(action).not.toMatch(/^s3:(DeleteBucket|PutBucketPolicy|PutBucketAcl|PutObjectAcl|PutBucketPublicAccessBlock)/);
+      expect(action).not.toMatch(/^dynamodb:(UpdateTable|DeleteBackup|RestoreTable)/);
+      expect(action).not.toMatch(/^s3:(PutBucketPolicy|PutBucketAcl|PutObjectAcl|PutBucketPublicAccessBlock)/);
       expect(action).not.toMatch(/^(iam|sts|kms|secretsmanager):/);
     }
   });
