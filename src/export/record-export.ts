@@ -86,11 +86,18 @@ export class RecordExport {
   }
 }
 
-// One piece per page, never per record: an await per record costs more than writing it.
+// One piece per page (or per CHUNK_CHARS of a page of large records), never per record:
+// an await per record costs more than writing it.
 async function* ndjsonPieces(request: ExportRequest, pages: AsyncIterable<StoredRecord[]>): AsyncGenerator<string> {
   for await (const page of pages) {
     let text = '';
-    for (const record of page) text += `${jsonRow(record, request.fields)}\n`;
+    for (const record of page) {
+      text += `${jsonRow(record, request.fields)}\n`;
+      if (text.length >= CHUNK_CHARS) {
+        yield text;
+        text = '';
+      }
+    }
     if (text !== '') yield text;
   }
 }
@@ -102,6 +109,10 @@ async function* jsonArrayPieces(request: ExportRequest, pages: AsyncIterable<Sto
     for (const record of page) {
       text += `${first ? '[' : ','}${jsonRow(record, request.fields)}\n`;
       first = false;
+      if (text.length >= CHUNK_CHARS) {
+        yield text;
+        text = '';
+      }
     }
     if (text !== '') yield text;
   }
