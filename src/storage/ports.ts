@@ -10,6 +10,7 @@ import type {
 } from '../domain/model.js';
 import type { StoredModel } from '../domain/record-model.js';
 import type { QuarantineEntry, QuarantineFilter } from '../quality/quarantine/quarantine-entry.js';
+import type { CatalogField, FieldBatch, FieldChange } from '../quality/catalog/field-catalog.js';
 
 /**
  * Narrow storage ports. Domain and HTTP code depend on these only; the adapters under
@@ -182,8 +183,27 @@ export interface QuarantineStore {
   releaseReplay(projectId: string, owner: string): Promise<void>;
 }
 
+/**
+ * The projects' field catalogs: one entry per field path, in the control store (a table in
+ * SQLite, items under `catalog#<project>` in the DynamoDB control table).
+ */
+export interface FieldCatalogStore {
+  /**
+   * Merges one batch's observations, safely beside other writers: counts add, first seen
+   * keeps the earliest time, last seen the latest, the example stays the first one kept (a
+   * redacted observation removes it). Returns the fields that were new to the catalog or
+   * brought it a new type, as the catalog stood just before each field's merge.
+   */
+  mergeFields(projectId: string, batch: FieldBatch): Promise<FieldChange[]>;
+  /** The project's fields in path order; `next` continues after the page's last path. */
+  listFields(projectId: string, options: { limit: number; after?: string }): Promise<Page<CatalogField>>;
+  /** Removes the project's whole catalog (a project deletion). */
+  deleteFields(projectId: string): Promise<void>;
+}
+
 export interface ControlStore extends JobStore {
   readonly quarantine: QuarantineStore;
+  readonly catalog: FieldCatalogStore;
   ensureTable(): Promise<void>;
   /** Throws project_exists when the id is taken. */
   createProject(project: ProjectItem): Promise<void>;
