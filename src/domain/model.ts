@@ -77,6 +77,10 @@ export const jobItemSchema = z.object({
   format: z.string().nullable(),
   contentType: z.string().optional(),
   sha256: z.string().optional(),
+  /** Re-ingest the file even when a file with the same SHA-256 was ingested before (`?force=true`). */
+  force: z.boolean().optional(),
+  /** The earlier upload with the same content that this job's file repeats: nothing was written. */
+  duplicateOf: z.object({ fileId: z.string(), jobId: z.string() }).optional(),
   bytesTotal: z.number(),
   bytesRead: z.number(),
   rowsRead: z.number(),
@@ -132,7 +136,9 @@ export function queuedJobState() {
   };
 }
 
-export type JobOutcome = JobProgress & Pick<JobItem, 'status' | 'objectKey' | 'errorReportKey' | 'failure'>;
+export type JobOutcome = JobProgress &
+  Pick<JobItem, 'status' | 'objectKey' | 'errorReportKey' | 'failure'> &
+  Partial<Pick<JobItem, 'duplicateOf'>>;
 
 export const idempotencyClaimSchema = z.object({ bodyHash: z.string(), firstSeenAt: z.string() });
 export type IdempotencyClaim = z.infer<typeof idempotencyClaimSchema>;

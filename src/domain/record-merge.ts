@@ -1,6 +1,7 @@
 import { isPlainRecord, parseJsonExact, toJsonText } from './json-text.js';
 import type { KeyedParts, StoredRecord } from './model.js';
 import { MAX_ITEM_BYTES, recordTooLargeMessage, storedRecordSize } from './record-builder.js';
+import { readProvenance, writeProvenance, type ProvenanceEntry } from './provenance.js';
 import { indexEntriesOf, type KeyedModel } from './record-model.js';
 
 /**
@@ -34,13 +35,6 @@ export type ChangeOutcome =
 export const MAX_APPLIED_MARKS = 64;
 /** Parsing depth of stored data: it was checked on the way in, this only bounds recursion. */
 const STORED_DEPTH = 1000;
-
-interface ProvenanceEntry {
-  source: unknown;
-  at: string;
-  /** Under `first`: the latest later write that carried the field (it changed nothing). */
-  lastSeen?: { source: unknown; at: string };
-}
 
 interface RecordState {
   data: Record<string, unknown>;
@@ -87,14 +81,13 @@ function stateOf(record: StoredRecord): RecordState {
     dataText: record.data,
     source: record.source,
     updatedAt: record.ingestedAt,
-    provenance: JSON.parse(keyed.provenance) as Record<string, ProvenanceEntry>,
+    provenance: readProvenance(keyed.provenance),
     applied: JSON.parse(keyed.applied) as Record<string, number>,
   };
 }
 
 function nextState(state: RecordState | null, change: KeyedChange, model: KeyedModel): RecordState {
-  const source: unknown = JSON.parse(change.source);
-  const entry = { source, at: change.at };
+  const entry = { source: change.source, at: change.at };
   let data: Record<string, unknown>;
   let provenance: Record<string, ProvenanceEntry>;
   if (state === null || model.merge === 'replace') {
@@ -151,7 +144,7 @@ function recordOf(
     version: (prior?.version ?? 0) + dataChanges,
     revision: (prior?.revision ?? 0) + 1,
     createdAt: prior?.createdAt ?? firstAt,
-    provenance: JSON.stringify(state.provenance),
+    provenance: writeProvenance(state.provenance),
     applied: JSON.stringify(state.applied),
     modelVersion: model.version,
     index: indexEntriesOf(state.data, model),

@@ -1,3 +1,4 @@
+import { readProvenance } from './provenance.js';
 import { createHash } from 'node:crypto';
 import type { ProjectItem, StoredRecord } from './model.js';
 import type { ControlStore, RecordPage, RecordStore } from '../storage/ports.js';
@@ -258,7 +259,7 @@ export class RecordService {
     const quarantineEntries = await this.eraseQuarantined(project, model, id);
     if (!removed && quarantineEntries === 0) throw errors.recordNotFound(JSON.stringify(key));
     const data = removed ? (parseJsonExact(removed.data, STORED_DEPTH) as Record<string, unknown>) : {};
-    const provenance = removed?.keyed ? (JSON.parse(removed.keyed.provenance) as Record<string, { source?: unknown; lastSeen?: { source?: unknown } }>) : {};
+    const provenance = removed?.keyed ? readProvenance(removed.keyed.provenance) : {};
     const applied = removed?.keyed ? (JSON.parse(removed.keyed.applied) as Record<string, number>) : {};
     const idempotencyKeys = new Set<string>();
     for (const stream of Object.keys(applied)) if (stream.startsWith('push:')) idempotencyKeys.add(stream.slice('push:'.length));

@@ -201,6 +201,12 @@ export interface FieldCatalogStore {
   deleteFields(projectId: string): Promise<void>;
 }
 
+/** An ingested upload, as the same-file check finds it. */
+export interface IngestedFile {
+  fileId: string;
+  jobId: string;
+}
+
 export interface ControlStore extends JobStore {
   readonly quarantine: QuarantineStore;
   readonly catalog: FieldCatalogStore;
@@ -236,6 +242,13 @@ export interface ControlStore extends JobStore {
   claimIdempotencyKey(projectId: string, key: string, claim: IdempotencyClaim): Promise<IdempotencyClaim>;
   /** Forgets the claims of these idempotency keys; returns how many there were. */
   deleteIdempotencyClaims(projectId: string, keys: readonly string[]): Promise<number>;
+  /**
+   * Remembers that a file with this SHA-256 was ingested in the project (its job finished
+   * succeeded or partial); the first file remembered stays. Removed with the project.
+   */
+  rememberIngestedFile(projectId: string, sha256: string, file: IngestedFile): Promise<void>;
+  /** The file first remembered with this SHA-256 in the project, or null. */
+  findIngestedFile(projectId: string, sha256: string): Promise<IngestedFile | null>;
   ping(): Promise<void>;
 }
 

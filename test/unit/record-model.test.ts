@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseJsonExact } from '../../src/domain/json-text.js';
+import { provenanceJson } from '../../src/domain/provenance.js';
 import { applyKeyedChanges, mergeData, type ChangeOutcome, type KeyedChange } from '../../src/domain/record-merge.js';
 import { indexEntriesOf, keyedRecordId, keyOfRecord, parseRecordModel, type KeyedModel } from '../../src/domain/record-model.js';
 import { AppError } from '../../src/errors.js';
@@ -89,7 +90,7 @@ describe('merging', () => {
     expect(record!.data).toBe('{"email":"a@x","a":1,"b":2}');
     expect(record!.keyed).toMatchObject({ version: 2, revision: 1, createdAt: 't1' });
     expect(record!.ingestedAt).toBe('t3');
-    expect(Object.keys(JSON.parse(record!.keyed!.provenance) as object)).toEqual(['email', 'a', 'b']);
+    expect(Object.keys(JSON.parse(provenanceJson(record!.keyed!.provenance)) as object)).toEqual(['email', 'a', 'b']);
   });
 
   it('skips a change at or before its stream mark, so a replay changes nothing (replace)', () => {
@@ -107,7 +108,7 @@ describe('merging', () => {
     const record = applyKeyedChanges('r1', null, [change({ email: 'a@x', a: 1 }, 't1'), change({ email: 'a@x', a: 2, b: 3 }, 't2')], model('first'), outcomes);
     expect(record!.data).toBe('{"email":"a@x","a":1}');
     expect(outcomes.map((o) => o.status)).toEqual(['created', 'unchanged']);
-    expect((JSON.parse(record!.keyed!.provenance) as Record<string, { lastSeen?: { at: string } }>).a!.lastSeen!.at).toBe('t2');
+    expect((JSON.parse(provenanceJson(record!.keyed!.provenance)) as Record<string, { lastSeen?: { at: string } }>).a!.lastSeen!.at).toBe('t2');
   });
 
   it('rejects a change that would make the record too large, alone', () => {

@@ -1,3 +1,4 @@
+import { provenanceJson } from '../../domain/provenance.js';
 import type { StoredRecord } from '../../domain/model.js';
 
 export interface RecordViewOptions {
@@ -16,7 +17,7 @@ export function recordJson(record: StoredRecord, options: RecordViewOptions = {}
   if (keyed === undefined) {
     return `{"id":${JSON.stringify(record.id)},"data":${record.data},"source":${record.source},"ingestedAt":${JSON.stringify(record.ingestedAt)}}`;
   }
-  const provenance = options.provenance === true ? `,"provenance":${keyed.provenance}` : '';
+  const provenance = options.provenance === true ? `,"provenance":${provenanceJson(keyed.provenance)}` : '';
   return (
     `{"id":${JSON.stringify(record.id)},"key":${keyed.key},"data":${record.data},"version":${keyed.version},` +
     `"createdAt":${JSON.stringify(keyed.createdAt)},"updatedAt":${JSON.stringify(record.ingestedAt)},"source":${record.source}${provenance}}`

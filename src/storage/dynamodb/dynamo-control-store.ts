@@ -21,7 +21,7 @@ import {
   type ProjectItem,
 } from '../../domain/model.js';
 import type { StoredModel } from '../../domain/record-model.js';
-import type { ControlStore, Page, ProjectChanges } from '../ports.js';
+import type { ControlStore, IngestedFile, Page, ProjectChanges } from '../ports.js';
 import { removeDynamoProject, updateDynamoProject } from './dynamo-project-removal.js';
 import { errorName, guard } from '../sdk-errors.js';
 import { fromItem, whenConditionHolds } from './conditional-write.js';
@@ -305,6 +305,27 @@ export class DynamoControlStore extends DynamoJobStore implements ControlStore {
       if (out.Attributes) deleted++;
     }
     return deleted;
+  }
+
+  /** `ingested#<project>#<sha256>`: one item per content, the first file's (a conditional put). */
+  async rememberIngestedFile(projectId: string, sha256: string, file: IngestedFile): Promise<void> {
+    await guard(() =>
+      whenConditionHolds(() =>
+        this.client.send(
+          new PutItemCommand({
+            TableName: this.tableName,
+            Item: marshall({ pk: `ingested#${projectId}#${sha256}`, sk: 'ingested', fileId: file.fileId, jobId: file.jobId }),
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        ),
+      ),
+    );
+  }
+
+  async findIngestedFile(projectId: string, sha256: string): Promise<IngestedFile | null> {
+    const item = await this.getItem({ pk: `ingested#${projectId}#${sha256}`, sk: 'ingested' });
+    if (!item?.fileId?.S || !item.jobId?.S) return null;
+    return { fileId: item.fileId.S, jobId: item.jobId.S };
   }
 
   async ping(): Promise<void> {

@@ -10,7 +10,7 @@ import {
 } from '../../domain/model.js';
 import type { StoredModel } from '../../domain/record-model.js';
 import { errors } from '../../errors.js';
-import type { ControlStore, Page, ProjectChanges } from '../ports.js';
+import type { ControlStore, IngestedFile, Page, ProjectChanges } from '../ports.js';
 import type { SqliteDatabase } from './sqlite-database.js';
 import { SqliteJobStore } from './sqlite-job-store.js';
 import { SqliteQuarantineStore } from './sqlite-quarantine-store.js';
@@ -45,6 +45,11 @@ export class SqliteControlStore extends SqliteJobStore implements ControlStore {
     this.now = options.now ?? Date.now;
     database.guard(() =>
       database.db.exec('CREATE INDEX IF NOT EXISTS idempotency_claims_by_expiry ON idempotency_claims (expires_at)'),
+    );
+    database.guard(() =>
+      database.db.exec(`CREATE TABLE IF NOT EXISTS ingested_files (
+        project_id TEXT NOT NULL, sha256 TEXT NOT NULL, file_id TEXT NOT NULL, job_id TEXT NOT NULL,
+        PRIMARY KEY (project_id, sha256))`),
     );
     // At start, everything that expired while the service was down.
     while (this.sweepExpiredIdempotencyClaims() === SWEEP_BATCH);
@@ -112,7 +117,7 @@ export class SqliteControlStore extends SqliteJobStore implements ControlStore {
 
   async deleteProject(id: string): Promise<void> {
     this.database.transaction(() => {
-      for (const table of ['api_keys', 'jobs', 'idempotency_claims']) {
+      for (const table of ['api_keys', 'jobs', 'idempotency_claims', 'ingested_files']) {
         this.database.db.prepare(`DELETE FROM ${table} WHERE project_id = ?`).run(id);
       }
       this.database.db.prepare('DELETE FROM projects WHERE id = ?').run(id);
@@ -219,6 +224,24 @@ export class SqliteControlStore extends SqliteJobStore implements ControlStore {
         )
         .run(projectId, keyHash, JSON.stringify(claim), expiresAt),
     );
+  }
+
+  async rememberIngestedFile(projectId: string, sha256: string, file: IngestedFile): Promise<void> {
+    this.database.guard(() =>
+      this.database.db
+        .prepare('INSERT INTO ingested_files (project_id, sha256, file_id, job_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
+        .run(projectId, sha256, file.fileId, file.jobId),
+    );
+  }
+
+  async findIngestedFile(projectId: string, sha256: string): Promise<IngestedFile | null> {
+    const row = this.database.guard(
+      () =>
+        this.database.db
+          .prepare('SELECT file_id, job_id FROM ingested_files WHERE project_id = ? AND sha256 = ?')
+          .get(projectId, sha256) as { file_id: string; job_id: string } | undefined,
+    );
+    return row ? { fileId: row.file_id, jobId: row.job_id } : null;
   }
 
   async ping(): Promise<void> {
