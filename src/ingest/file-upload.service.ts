@@ -4,10 +4,14 @@ import { newRecordId } from '../domain/ids.js';
 import { AppError, errors } from '../errors.js';
 import { incomingKey, sanitizeFileName } from '../storage/object-keys.js';
 import type { JobItem, ProjectItem } from '../domain/model.js';
-import type { ControlStore, ObjectStore } from '../storage/ports.js';
+import type { ControlStore, IngestedFile, ObjectStore } from '../storage/ports.js';
 import { FileCatalog } from './file-catalog.js';
 import { HashThread, type ThreadedSha256 } from './hash-thread.js';
 import { newJob } from './jobs.js';
+import { duplicateOutcome, finishedDuplicateJob } from './same-file.js';
+
+/** Lease the upload route takes on a job the poller created first, to finish it as a duplicate. */
+const DUPLICATE_LEASE_MS = 60_000;
 
 export interface ReceivedFile {
   fileId: string;
@@ -31,7 +35,12 @@ export interface StoredFile {
   contentType?: string;
 }
 
-export interface ReceiveInput {
+export interface QueueOptions {
+  /** Ingest the file even when the project already ingested the same content. */
+  force?: boolean;
+}
+
+export interface ReceiveInput extends QueueOptions {
   project: ProjectItem;
   fileName: string;
   body: Readable;
@@ -128,7 +137,7 @@ export class FileUploadService {
   }
 
   async receive(input: ReceiveInput): Promise<ReceivedFile> {
-    return this.queue(input.project, await this.store(input));
+    return this.queue(input.project, await this.store(input), { force: input.force });
   }
 
   /**
@@ -183,28 +192,53 @@ export class FileUploadService {
     };
   }
 
-  /** Creates the queued job of a stored file (idempotent: a poller that found it first made the same job). */
-  async queue(project: ProjectItem, stored: StoredFile): Promise<ReceivedFile> {
+  /**
+   * Creates the queued job of a stored file (idempotent: a poller that found it first made
+   * the same job). A file whose SHA-256 the project already ingested gets a job that is
+   * finished at once, as a duplicate that writes nothing, unless `force` is set.
+   */
+  async queue(project: ProjectItem, stored: StoredFile, options: QueueOptions = {}): Promise<ReceivedFile> {
     let job: JobItem;
+    let earlier: IngestedFile | null = null;
     try {
-      job = await this.jobs.createJob(
-        newJob(project, {
-          key: stored.key,
-          etag: stored.etag,
-          size: stored.size,
-          fileName: stored.fileName,
-          contentType: stored.contentType,
-          sha256: stored.sha256,
-        }),
-      );
+      earlier = options.force ? null : await this.jobs.findIngestedFile(project.id, stored.sha256);
+      const fresh = newJob(project, {
+        key: stored.key,
+        etag: stored.etag,
+        size: stored.size,
+        fileName: stored.fileName,
+        contentType: stored.contentType,
+        sha256: stored.sha256,
+      });
+      if (options.force) fresh.force = true;
+      job = await this.jobs.createJob(earlier ? finishedDuplicateJob(fresh, earlier) : fresh);
     } catch (error) {
       // The client is told the upload failed and will retry it: an object left here would
       // be found by the poller and ingested a second time under another file id.
       await this.discard(stored).catch(() => undefined);
       throw error;
     }
-    this.onJobQueued(job);
+    if (earlier && job.duplicateOf === undefined) job = await this.finishAsDuplicate(project, job, earlier);
+    if (job.duplicateOf !== undefined) {
+      // Settled where an ingested file goes; a poll moves it if this fails.
+      await this.objects.move(project.bucketName, stored.key, job.objectKey).catch(() => undefined);
+    } else {
+      this.onJobQueued(job);
+    }
     return { fileId: stored.fileId, jobId: job.id, bytes: stored.bytes, sha256: stored.sha256, objectKey: stored.key };
+  }
+
+  /**
+   * The poller found the object and created its job before this request did: finish that
+   * job as a duplicate if no worker has claimed it yet. A worker that already runs it
+   * ingests the file again (the rare race the README describes).
+   */
+  private async finishAsDuplicate(project: ProjectItem, job: JobItem, earlier: IngestedFile): Promise<JobItem> {
+    const owner = `upload-${job.fileId}`;
+    const claimed = await this.jobs.claimJob(project.id, job.id, owner, DUPLICATE_LEASE_MS);
+    if (!claimed) return job;
+    if (!(await this.jobs.finishJob(project.id, job.id, owner, duplicateOutcome(claimed, earlier)))) return job;
+    return (await this.jobs.getJob(project.id, job.id)) ?? job;
   }
 
   /** Removes a stored file whose request failed after it was stored. */

@@ -15,6 +15,13 @@ function accepted(received: ReceivedFile) {
   return { fileId: received.fileId, jobId: received.jobId, bytes: received.bytes, sha256: received.sha256 };
 }
 
+/** `?force=true|false`: ingest a file again although its content was ingested before. Strictly a boolean. */
+function forceParam(raw: unknown): boolean {
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') return true;
+  throw errors.validation('force must be true or false.');
+}
+
 /** Streams a stored object to the client; a client that goes away stops the read. */
 async function streamBody(res: Response, body: Readable): Promise<void> {
   try {
@@ -32,7 +39,8 @@ export function registerFileRoutes(router: Router, deps: RouteDeps): void {
   const { uploads, jobs, config, metrics, cursors } = deps;
   const maxBytes = config.limits.maxFileBytes;
 
-  router.put('/v1/projects/:projectId/files/:fileName', requireProject('files:write'), acceptParameters(), async (req, res) => {
+  router.put('/v1/projects/:projectId/files/:fileName', requireProject('files:write'), acceptParameters('force'), async (req, res) => {
+    const force = forceParam(req.query.force);
     const declared = Number(req.get('content-length'));
     // Refuse before reading a byte when the client says up front that it is too large.
     if (Number.isFinite(declared) && declared > maxBytes) {
@@ -50,6 +58,7 @@ export function registerFileRoutes(router: Router, deps: RouteDeps): void {
         body: req,
         contentType: mediaType(req) || undefined,
         signal: abort.signal,
+        force,
       });
       metrics.uploadBytes.inc(received.bytes);
       res.status(202).location(`/v1/projects/${res.locals.project!.id}/jobs/${received.jobId}`).json(accepted(received));
@@ -63,13 +72,18 @@ export function registerFileRoutes(router: Router, deps: RouteDeps): void {
   router.post(
     '/v1/projects/:projectId/files',
     requireProject('files:write'),
-    acceptParameters(),
+    acceptParameters('force'),
+    // Checked before the body is read: a bad flag costs no upload.
+    (req, _res, next) => {
+      forceParam(req.query.force);
+      next();
+    },
     requireMediaType(['multipart/form-data']),
     multipartFile(uploads, maxBytes),
     async (req, res) => {
       const stored = (req.file as UploadedFile | undefined)?.stored;
       if (!stored) throw new AppError(400, 'missing_file', 'The multipart body has no part named "file".');
-      const received = await uploads.queue(res.locals.project!, stored);
+      const received = await uploads.queue(res.locals.project!, stored, { force: forceParam(req.query.force) });
       metrics.uploadBytes.inc(received.bytes);
       res.status(202).location(`/v1/projects/${res.locals.project!.id}/jobs/${received.jobId}`).json(accepted(received));
     },

@@ -11,6 +11,8 @@ export function jobView(job: JobItem) {
     status: job.status,
     format: job.format,
     sha256: job.sha256 ?? null,
+    // The earlier upload with the same content, when this job wrote nothing for that reason.
+    duplicateOf: job.duplicateOf ?? null,
     bytesTotal: job.bytesTotal,
     bytesRead: job.bytesRead,
     rowsRead: job.rowsRead,

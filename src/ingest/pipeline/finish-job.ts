@@ -36,6 +36,11 @@ export async function finishJob(
     errorReportKey: reportKey,
   };
   if (reportKey !== undefined) await report.upload(objects, project.bucketName, reportKey);
+  // Remembered before the job finishes: a failure here retries the job, never leaves an
+  // ingested file that a later upload of the same bytes would not be told about.
+  if (job.sha256 !== undefined && (status === 'succeeded' || status === 'partial')) {
+    await control.rememberIngestedFile(project.id, job.sha256, { fileId: job.fileId, jobId: job.id });
+  }
   if (!(await control.finishJob(project.id, job.id, owner, outcome))) return { kind: 'lease_lost' };
   if (await objects.head(project.bucketName, job.objectKey)) {
     await objects.move(project.bucketName, job.objectKey, outcome.objectKey);

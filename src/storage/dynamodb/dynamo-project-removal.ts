@@ -84,8 +84,8 @@ export async function removeDynamoProject(client: DynamoDBClient, table: string,
       client.send(
         new ScanCommand({
           TableName: table,
-          FilterExpression: 'begins_with(pk, :p)',
-          ExpressionAttributeValues: { ':p': { S: `idem#${id}#` } },
+          FilterExpression: 'begins_with(pk, :p) OR begins_with(pk, :f)',
+          ExpressionAttributeValues: { ':p': { S: `idem#${id}#` }, ':f': { S: `ingested#${id}#` } },
           ProjectionExpression: 'pk, sk',
           ExclusiveStartKey: start,
         }),

@@ -361,6 +361,34 @@ export function describeRecordAndControlStoreContract(
       });
     });
 
+    describe('ControlStore: ingested files (same-file check)', () => {
+      const digest = (c: string) => c.repeat(64);
+      it('finds nothing for unknown content, then the first file remembered, per project', async () => {
+        expect(await control.findIngestedFile('s-proj', digest('a'))).toBeNull();
+        await control.rememberIngestedFile('s-proj', digest('a'), { fileId: 'F1', jobId: 'J1' });
+        await control.rememberIngestedFile('s-proj', digest('a'), { fileId: 'F2', jobId: 'J2' });
+        expect(await control.findIngestedFile('s-proj', digest('a'))).toEqual({ fileId: 'F1', jobId: 'J1' });
+        expect(await control.findIngestedFile('s-other', digest('a'))).toBeNull();
+        expect(await control.findIngestedFile('s-proj', digest('b'))).toBeNull();
+      });
+
+      it('keeps one of racing remembers and answers it to every later look', async () => {
+        await Promise.all([1, 2, 3, 4].map((i) => control.rememberIngestedFile('s-race', digest('c'), { fileId: `F${i}`, jobId: `J${i}` })));
+        const found = await control.findIngestedFile('s-race', digest('c'));
+        expect(['F1', 'F2', 'F3', 'F4']).toContain(found?.fileId);
+        expect(found?.jobId).toBe(`J${found!.fileId.slice(1)}`);
+      });
+
+      it('forgets a project’s files with the project, and no other project’s', async () => {
+        await control.createProject(project('s-gone'));
+        await control.rememberIngestedFile('s-gone', digest('d'), { fileId: 'F1', jobId: 'J1' });
+        await control.rememberIngestedFile('s-kept', digest('d'), { fileId: 'F9', jobId: 'J9' });
+        await control.deleteProject('s-gone');
+        expect(await control.findIngestedFile('s-gone', digest('d'))).toBeNull();
+        expect(await control.findIngestedFile('s-kept', digest('d'))).toEqual({ fileId: 'F9', jobId: 'J9' });
+      });
+    });
+
     describe('ControlStore: jobs and leases', () => {
       const P = 'j-proj';
 
