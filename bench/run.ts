@@ -6,6 +6,7 @@ import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { baselineFigures } from './figures/baseline.js';
 import { awsIngestFigures, ingestFigures, keptDataset, scalingFigures } from './figures/ingest.js';
+import { keyedFigures } from './figures/keyed.js';
 import { pushFigures } from './figures/push.js';
 import { readFigures } from './figures/read.js';
 import { uploadFigures } from './figures/upload.js';
@@ -29,6 +30,7 @@ const groups: [string, () => Promise<void>][] = [
   ['scaling', () => scalingFigures(options, results)],
   ['push', () => pushFigures(options, results)],
   ['read', () => readFigures(options, results)],
+  ['keyed', () => keyedFigures(options, results)],
   ['aws', () => withEmulators((aws) => awsIngestFigures(options, results, aws))],
   ['baseline', () => baselineFigures(options, results)],
 ];

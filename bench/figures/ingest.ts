@@ -83,6 +83,7 @@ export async function intakeIngest(
   aws: AwsTarget | undefined,
   keep: boolean,
   root?: string,
+  model?: object,
 ): Promise<IntakeIngest> {
   const n = ++sequence;
   const dataDir = path.join(options.dataDir, `ingest-${n}`);
@@ -101,6 +102,7 @@ export async function intakeIngest(
   const server = await IntakeServer.start({ dataDir, env, nodeArgs: options.serverNodeArgs, root });
   try {
     const project = await server.createProject(`bench-${n}`);
+    if (model) await server.api('PUT', `/v1/projects/${project.id}/model`, { body: model });
     const size = (await fs.stat(file)).size;
     const peak = server.peakRss();
     peak.start();

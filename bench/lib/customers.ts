@@ -125,8 +125,26 @@ export function customerJson(index: number, format: BenchFormat): string {
   return json + '}';
 }
 
-function rowText(index: number, format: BenchFormat): string {
+/**
+ * The customer of row `index` in a keyed file of `customers` customers: every customer's
+ * rows are spread evenly across the file (7919 is prime, so it steps through every
+ * customer before one comes again).
+ */
+export function keyedCustomer(index: number, customers: number): number {
+  return (index * 7919) % customers;
+}
+
+/** Row `index`'s cells, its Email that of its customer (the domain's case varies by row, as sources differ). */
+function keyedCells(index: number, customers: number | undefined): string[] {
   const cells = customerCells(index);
+  if (customers === undefined) return cells;
+  const domain = index % 3 === 0 ? 'Example.COM' : 'example.com';
+  cells[9] = ` customer${keyedCustomer(index, customers)}@${domain}`;
+  return cells;
+}
+
+function rowText(index: number, format: BenchFormat, customers?: number): string {
+  const cells = keyedCells(index, customers);
   if (format === 'csv') return cells.map(csvCell).join(',') + '\n';
   if (format === 'ndjson') return customerJson(index, 'ndjson') + '\n';
   let xml = '  <customer>';
@@ -141,8 +159,10 @@ const GENERATOR_VERSION = 2;
  * Writes (or reuses) `<dir>/customers-<rows>.<format>`: generated once, written to a
  * temp file and renamed, so an interrupted run never leaves a truncated file behind.
  */
-export async function customerFile(dir: string, format: BenchFormat, rows: number): Promise<string> {
-  const file = path.join(dir, `customers-v${GENERATOR_VERSION}-${rows}.${format}`);
+export async function customerFile(dir: string, format: BenchFormat, rows: number, customers?: number): Promise<string> {
+  if (customers !== undefined && format !== 'csv') throw new Error('keyed files are generated as CSV only');
+  const keyed = customers === undefined ? '' : `-keyed${customers}`;
+  const file = path.join(dir, `customers-v${GENERATOR_VERSION}${keyed}-${rows}.${format}`);
   try {
     await fs.access(file);
     return file;
@@ -159,7 +179,7 @@ export async function customerFile(dir: string, format: BenchFormat, rows: numbe
   if (format === 'xml') await write('<?xml version="1.0" encoding="UTF-8"?>\n<customers>\n');
   let buffer = '';
   for (let i = 1; i <= rows; i++) {
-    buffer += rowText(i, format);
+    buffer += rowText(i, format, customers);
     if (buffer.length > 1 << 20) {
       await write(buffer);
       buffer = '';

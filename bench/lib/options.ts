@@ -1,6 +1,6 @@
 // What a bench run measures, from the environment:
 //   BENCH_QUICK=1          small sizes and one run each: a smoke run of a few minutes
-//   BENCH_ONLY=upload,push only these groups (upload, ingest, aws, push, read, scaling, baseline)
+//   BENCH_ONLY=upload,push only these groups (upload, ingest, aws, push, read, keyed, scaling, baseline)
 //   BENCH_RUNS=3           runs per figure (the median is reported)
 //   BENCH_UPLOAD_RUNS=5    runs of the upload figure (paired runs; single ones swing with disk write-back)
 //   BENCH_SERVER_NODE_ARGS extra node flags for the Intake server, e.g. "--cpu-prof --cpu-prof-dir=bench/.data/prof"
@@ -8,6 +8,7 @@
 //   BENCH_BASELINE_REF=f2c423b  also ingest the same CSV with that commit's server (a git worktree
 //                          under bench/.data/, `npm ci` inside it) and print new rows/s over old
 //   BENCH_BASELINE_ROWS=100000  the baseline's CSV size (default 1M rows, 100k with BENCH_QUICK)
+//   BENCH_KEYED_ROWS=100000  the keyed group's CSV size (default 1M rows, 100k with BENCH_QUICK)
 import path from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { BENCH_DIR } from './children.js';
@@ -25,6 +26,8 @@ export interface BenchOptions {
   scalingSizes: number[];
   formatRows: number;
   awsRows: number;
+  /** Rows of the keyed-ingest CSV (a fifth as many customers). */
+  keyedRows: number;
   pushSeconds: number;
   pushClients: number;
   readRows: number;
@@ -60,6 +63,7 @@ export function benchOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions
     scalingSizes: quick ? [2_000, 20_000, 100_000] : [10_000, 100_000, 1_000_000],
     formatRows: quick ? 20_000 : 100_000,
     awsRows: quick ? 10_000 : 100_000,
+    keyedRows: Number(env.BENCH_KEYED_ROWS ?? (quick ? 100_000 : 1_000_000)),
     pushSeconds: quick ? 3 : 6,
     pushClients: 16,
     readRows: quick ? 100_000 : 1_000_000,

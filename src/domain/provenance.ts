@@ -44,12 +44,11 @@ export function readProvenance(text: string): Record<string, ProvenanceEntry> {
   const parsed: unknown = JSON.parse(text);
   const out: Record<string, ProvenanceEntry> = {};
   if (isCompact(parsed)) {
-    const sources = parsed.sources.map((s) => ({ source: JSON.stringify(s.source), at: s.at }));
+    // Fields set by one source share one entry object: entries are replaced, never changed.
+    const sources: ProvenanceEntry[] = parsed.sources.map((s) => ({ source: JSON.stringify(s.source), at: s.at }));
     for (const field of Object.keys(parsed.fields)) {
       const ref = parsed.fields[field]!;
-      const [set, seen] = typeof ref === 'number' ? [ref, undefined] : ref;
-      const entry: ProvenanceEntry = { ...sources[set]! };
-      if (seen !== undefined) entry.lastSeen = { ...sources[seen]! };
+      const entry = typeof ref === 'number' ? sources[ref]! : { ...sources[ref[0]]!, lastSeen: sources[ref[1]]! };
       setOwn(out, field, entry);
     }
     return out;
@@ -68,6 +67,8 @@ export function readProvenance(text: string): Record<string, ProvenanceEntry> {
 export function writeProvenance(provenance: Record<string, ProvenanceEntry>): string {
   const index = new Map<string, number>();
   const sources: string[] = [];
+  // Fields set by one write share its entry object, so most lookups end at the first map.
+  const byEntry = new Map<object, number>();
   const ref = (source: string, at: string): number => {
     const id = `${at}\u0000${source}`;
     let i = index.get(id);
@@ -81,7 +82,11 @@ export function writeProvenance(provenance: Record<string, ProvenanceEntry>): st
   const fields: string[] = [];
   for (const field of Object.keys(provenance)) {
     const entry = provenance[field]!;
-    const set = ref(entry.source, entry.at);
+    let set = byEntry.get(entry);
+    if (set === undefined) {
+      set = ref(entry.source, entry.at);
+      byEntry.set(entry, set);
+    }
     const value = entry.lastSeen ? `[${set},${ref(entry.lastSeen.source, entry.lastSeen.at)}]` : String(set);
     fields.push(`${JSON.stringify(field)}:${value}`);
   }
