@@ -9,6 +9,7 @@ import { createRateLimits } from './http/middleware/rate-limit.js';
 import { requestContext } from './http/middleware/request-context.js';
 import type { Lifecycle, RouteDeps } from './http/route-deps.js';
 import { registerExportRoutes } from './http/routes/export.routes.js';
+import { registerExportJobRoutes } from './http/routes/export-jobs.routes.js';
 import { registerFileRoutes } from './http/routes/files.routes.js';
 import { registerProjectRoutes } from './http/routes/projects.routes.js';
 import { registerQuarantineRoutes } from './http/routes/quarantine.routes.js';
@@ -97,6 +98,7 @@ export function createApp(deps: AppDeps): IntakeApp {
   // pushes and reads, uploads) come first and pay for the fewest failed matches.
   registerRecordRoutes(routes, routeDeps);
   registerExportRoutes(routes, routeDeps);
+  registerExportJobRoutes(routes, routeDeps);
   registerFileRoutes(routes, routeDeps);
   registerModelPreviewRoutes(routes, routeDeps);
   registerProjectRoutes(routes, routeDeps);

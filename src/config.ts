@@ -107,6 +107,11 @@ const SETTINGS = {
      */
     maxInflationRatio: env('INTAKE_MAX_INFLATION_RATIO', int(400, 2, 100_000)),
   },
+  /** Export jobs end a part at this many records or (uncompressed) bytes, whichever comes first. */
+  exportJobs: {
+    partRecords: env('INTAKE_EXPORT_PART_RECORDS', int(1_000_000, 1, 100_000_000)),
+    partBytes: env('INTAKE_EXPORT_PART_BYTES', int(128 * MiB, 1024, 5 * GiB)),
+  },
   /** Days a refused row stays in its project's quarantine. */
   quarantineRetentionDays: env('INTAKE_QUARANTINE_RETENTION_DAYS', int(30, 1, 3650)),
   /** At most 5 s: it bounds how long a revoked key keeps working on other tasks. */

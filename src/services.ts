@@ -16,6 +16,8 @@ import type { JobItem } from './domain/model.js';
 import type { Storage } from './storage/ports.js';
 import { QuarantineService } from './quality/quarantine/quarantine.service.js';
 import { QuarantineReplay } from './quality/quarantine/quarantine-replay.js';
+import { ExportJobs } from './export/export-jobs.service.js';
+import type { Logger } from './observability/logger.js';
 
 export interface Services {
   projects: ProjectService;
@@ -30,6 +32,7 @@ export interface Services {
   previews: ModelPreviewService;
   uploads: FileUploadService;
   quarantine: QuarantineService;
+  exportJobs: ExportJobs;
 }
 
 /** Domain services over the storage ports, shared by the HTTP app and the poller. */
@@ -38,17 +41,19 @@ export function createServices(
   storage: Storage,
   adminToken: string,
   onJobQueued?: (job: JobItem) => void,
+  logger?: Logger,
 ): Services {
   const projects = new ProjectService(storage.control, storage.records, storage.objects, config.namePrefix);
   const keys = new ApiKeyService(storage.control, config.keyCacheMs);
+  const records = new RecordService(storage.records, storage.control, {
+    maxRecordsPerRequest: config.limits.maxRecordsPerRequest,
+    maxJsonDepth: config.limits.maxJsonDepth,
+  });
   return {
     projects,
     keys,
     auth: new AuthService(adminToken, keys, projects),
-    records: new RecordService(storage.records, storage.control, {
-      maxRecordsPerRequest: config.limits.maxRecordsPerRequest,
-      maxJsonDepth: config.limits.maxJsonDepth,
-    }),
+    records,
     models: new RecordModelService(
       storage.control,
       storage.records,
@@ -73,6 +78,12 @@ export function createServices(
     }),
     cursors: new CursorCodec(adminToken),
     uploads: new FileUploadService(storage.objects, storage.control, config.limits.maxFileBytes, onJobQueued),
+    exportJobs: new ExportJobs(storage.control.exports, records, storage.objects, logger, {
+      partRecords: config.exportJobs.partRecords,
+      partBytes: config.exportJobs.partBytes,
+      leaseMs: config.poller.leaseMs,
+      owner: `export-${process.pid}-${randomUUID()}`,
+    }),
     quarantine: new QuarantineService(
       storage.control.quarantine,
       config.quarantineRetentionDays,

@@ -144,4 +144,4 @@ async function* csvPieces(project: ProjectItem, request: ExportRequest, pages: (
   if (head !== '') yield head;
 }
 
-const CSV_OPTIONS = { record_delimiter: 'windows', quoted_match: /\r/ } as const;
+export const CSV_OPTIONS = { record_delimiter: 'windows', quoted_match: /\r/ } as const;

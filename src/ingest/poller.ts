@@ -58,6 +58,8 @@ export interface PollerDeps {
   onJobFinished?: (job: JobItem) => void;
   /** Takes up a project's deletion job when no worker holds its lease (ProjectDeletion.resume). */
   resumeDeletion?: (project: ProjectItem) => Promise<string>;
+  /** Takes up the project's unfinished export jobs when no worker holds their lease (ExportJobs.resume). */
+  resumeExports?: (project: ProjectItem) => void;
 }
 
 /**
@@ -154,6 +156,7 @@ export class Poller {
         this.resumeDeletion(project);
         continue;
       }
+      this.deps.resumeExports?.(project);
       for await (const page of this.deps.objects.list(project.bucketName, PREFIXES.incoming)) {
         for (const object of page) {
           if (this.abort.signal.aborted) return found;

@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     (failure) => alerter.storageFailed(failure),
   );
   let poller: Poller | undefined;
-  const services = createServices(config, storage, admin.token, () => poller?.wake());
+  const services = createServices(config, storage, admin.token, () => poller?.wake(), logger);
   if (config.poller.enabled) {
     poller = new Poller(
       {
@@ -50,6 +50,7 @@ async function main(): Promise<void> {
         metrics,
         onJobFinished: (job) => alerter.jobFinished(job),
         resumeDeletion: (project) => services.deletions.resume(project),
+        resumeExports: (project) => services.exportJobs.resume(project),
       },
       {
         intervalMs: config.poller.intervalMs,
@@ -114,7 +115,9 @@ async function main(): Promise<void> {
     stopAccepting: () => {
       accepting = false;
     },
-    stopWork: async () => poller?.stop(),
+    stopWork: async () => {
+      await Promise.all([poller?.stop(), services.exportJobs.stop()]);
+    },
     closeResources: async (remainingMs) => {
       await alerter.close(Math.min(5000, remainingMs));
       await services.uploads.close();

@@ -21,6 +21,7 @@ import { describeObjectStoreContract } from '../support/contract/object-store.co
 import { describeKeyedStoreContract } from '../support/contract/keyed-record-store.contract.js';
 import { describeRecordAndControlStoreContract } from '../support/contract/record-control-store.contract.js';
 import { describeQuarantineStoreContract } from '../support/contract/quarantine-store.contract.js';
+import { describeExportJobStoreContract } from '../support/contract/export-job-store.contract.js';
 import { describeFieldCatalogStoreContract } from '../support/contract/field-catalog-store.contract.js';
 import { describeRecordsSinceContract } from '../support/contract/records-since.contract.js';
 import { testAwsEnv } from '../support/endpoints.js';
@@ -188,6 +189,26 @@ describeFieldCatalogStoreContract('SQLite (embedded)', async () => {
   const database = SqliteDatabase.open(path.join(dir, 'intake.db'), { synchronous: 'normal' });
   return {
     store: new SqliteControlStore(database).catalog,
+    close: async () => {
+      database.close();
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describeExportJobStoreContract('DynamoDB control table on DynamoDB Local', async () => {
+  const env = testAwsEnv();
+  const client = createDynamoClient({ region: env.region, endpoint: env.dynamodbEndpoint, credentials: env.credentials });
+  const control = new DynamoControlStore(client, freshName('ct-exports'));
+  await control.ensureTable();
+  return { store: control.exports, close: async () => client.destroy() };
+});
+
+describeExportJobStoreContract('SQLite (embedded)', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'intake-contract-exports-'));
+  const database = SqliteDatabase.open(path.join(dir, 'intake.db'), { synchronous: 'normal' });
+  return {
+    store: new SqliteControlStore(database).exports,
     close: async () => {
       database.close();
       await fs.rm(dir, { recursive: true, force: true });

@@ -69,6 +69,7 @@ export async function createTestApp(
     admin: { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
     prefix,
     async close() {
+      await services.exportJobs.stop();
       await services.uploads.close();
       await storage.close();
       if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });

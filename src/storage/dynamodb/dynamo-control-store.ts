@@ -27,6 +27,7 @@ import { errorName, guard } from '../sdk-errors.js';
 import { fromItem, whenConditionHolds } from './conditional-write.js';
 import { DynamoJobStore } from './dynamo-job-store.js';
 import { DynamoQuarantineStore } from './dynamo-quarantine-store.js';
+import { DynamoExportStore } from './dynamo-export-store.js';
 import { DynamoFieldCatalogStore } from './dynamo-field-catalog-store.js';
 import { ensureDynamoTable } from './dynamo-tables.js';
 
@@ -55,6 +56,7 @@ const keyKey = (id: string) => ({ pk: `key#${id}`, sk: 'key' });
 
 export class DynamoControlStore extends DynamoJobStore implements ControlStore {
   readonly quarantine = new DynamoQuarantineStore(this.client, this.tableName);
+  readonly exports = new DynamoExportStore(this.client, this.tableName);
   readonly catalog = new DynamoFieldCatalogStore(this.client, this.tableName);
   private readonly idempotencyTtlMs: number;
   private readonly now: () => number;

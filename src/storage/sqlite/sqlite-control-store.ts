@@ -14,6 +14,7 @@ import type { ControlStore, IngestedFile, Page, ProjectChanges } from '../ports.
 import type { SqliteDatabase } from './sqlite-database.js';
 import { SqliteJobStore } from './sqlite-job-store.js';
 import { SqliteQuarantineStore } from './sqlite-quarantine-store.js';
+import { SqliteExportStore } from './sqlite-export-store.js';
 import { SqliteFieldCatalogStore } from './sqlite-field-catalog-store.js';
 
 const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
@@ -34,6 +35,7 @@ const toKey = (doc: string) => parseStored(apiKeyItemSchema, JSON.parse(doc), 'A
 /** Projects, API keys, idempotency claims and jobs in the embedded database. */
 export class SqliteControlStore extends SqliteJobStore implements ControlStore {
   readonly quarantine = new SqliteQuarantineStore(this.database);
+  readonly exports = new SqliteExportStore(this.database);
   readonly catalog = new SqliteFieldCatalogStore(this.database);
   private readonly idempotencyTtlMs: number;
   private readonly now: () => number;

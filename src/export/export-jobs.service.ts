@@ -1,0 +1,206 @@
+import { Readable } from 'node:stream';
+import { monotonicFactory } from 'ulid';
+
+// Jobs made in the same millisecond still sort in the order they were made.
+const ulid = monotonicFactory();
+import { AppError } from '../errors.js';
+import type { ProjectItem } from '../domain/model.js';
+import { isKeyed } from '../domain/record-model.js';
+import type { RecordService } from '../domain/records.service.js';
+import type { Logger } from '../observability/logger.js';
+import type { ExportJobStore, ObjectStore, Page } from '../storage/ports.js';
+import { exportJobErrors, type ExportJob, type ExportJobRequest } from './export-job.js';
+import { exportObjectKey, writeExportPart, type PartBounds } from './export-part.js';
+import { csvColumns, csvHeader, leafPaths, parseData } from './export-rows.js';
+
+export interface ExportJobOptions {
+  partRecords: number;
+  partBytes: number;
+  /** Records per store read (default 500, as the streamed export). */
+  pageSize?: number;
+  leaseMs: number;
+  owner: string;
+  now?: () => number;
+}
+
+export const MANIFEST_NAME = 'manifest.json';
+
+/**
+ * Export jobs into the project bucket. A project's jobs run one at a time, oldest first
+ * (a second job waits queued behind the first). Each job is leased like a file job: the
+ * task holding the lease writes part after part, and saves the job after each finished
+ * part (its checkpoint); a task that dies loses its lease and the next one to look
+ * (`resume`, called by the poller for every project) carries on at the next part.
+ */
+export class ExportJobs {
+  private readonly driving = new Map<string, Promise<void>>();
+  private readonly stopping = new AbortController();
+  private readonly now: () => number;
+  private readonly pageSize: number;
+
+  constructor(
+    private readonly store: ExportJobStore,
+    private readonly records: RecordService,
+    private readonly objects: ObjectStore,
+    private readonly logger: Pick<Logger, 'warn' | 'error'> | undefined,
+    private readonly options: ExportJobOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.pageSize = options.pageSize ?? 500;
+  }
+
+  async create(project: ProjectItem, request: ExportJobRequest): Promise<ExportJob> {
+    const at = new Date(this.now()).toISOString();
+    const job: ExportJob = { id: ulid(), projectId: project.id, ...request, status: 'queued', records: 0, bytes: 0, parts: [], attempts: 0, createdAt: at, updatedAt: at };
+    await this.store.createExport(job);
+    this.resume(project);
+    return job;
+  }
+
+  async get(project: ProjectItem, id: string): Promise<ExportJob> {
+    const job = await this.store.getExport(project.id, id);
+    if (job === null) throw exportJobErrors.notFound(id);
+    return job;
+  }
+
+  list(project: ProjectItem, options: { limit: number; after?: string }): Promise<Page<ExportJob>> {
+    return this.store.listExports(project.id, options);
+  }
+
+  /** A finished part (or the manifest of a finished job) read back from the bucket. */
+  async openFile(project: ProjectItem, id: string, name: string): Promise<{ job: ExportJob; body: Readable; bytes?: number }> {
+    const job = await this.get(project, id);
+    const part = job.parts.find((p) => p.name === name);
+    if (part === undefined && !(name === MANIFEST_NAME && job.status === 'succeeded')) throw exportJobErrors.fileNotFound(name);
+    const key = exportObjectKey(job.id, name);
+    if ((await this.objects.head(project.bucketName, key)) === null) throw exportJobErrors.fileNotFound(name);
+    return { job, body: await this.objects.getStream(project.bucketName, key), bytes: part?.bytes };
+  }
+
+  /** Works through the project's unfinished exports unless this task already does. */
+  resume(project: ProjectItem): void {
+    if (this.driving.has(project.id) || this.stopping.signal.aborted) return;
+    const work = this.drive(project)
+      .catch((error: unknown) => {
+        this.logger?.warn('export job paused', { event: 'export_paused', projectId: project.id, error: String(error) });
+      })
+      .finally(() => this.driving.delete(project.id));
+    this.driving.set(project.id, work);
+  }
+
+  /** Stops after the part under way (its lease then expires and another task resumes it). */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await Promise.allSettled(this.driving.values());
+  }
+
+  private async drive(project: ProjectItem): Promise<void> {
+    while (!this.stopping.signal.aborted) {
+      const next = await this.store.nextUnfinishedExport(project.id);
+      if (next === null) return;
+      const claimed = await this.store.claimExport(project.id, next.id, this.options.owner, this.options.leaseMs, this.now());
+      if (claimed === null) return;
+      if (!(await this.run(project, claimed))) return;
+    }
+  }
+
+  /** Runs a claimed job to its end; false when it stopped without finishing (lease lost, stopping, outage). */
+  private async run(project: ProjectItem, claimed: ExportJob): Promise<boolean> {
+    let job: ExportJob = { ...claimed, snapshotStartedAt: claimed.snapshotStartedAt ?? new Date(this.now()).toISOString() };
+    const lost = new AbortController();
+    const stop = AbortSignal.any([lost.signal, this.stopping.signal]);
+    // Saves are chained so that a heartbeat never writes an older state over a checkpoint.
+    let saving: Promise<boolean> = Promise.resolve(true);
+    const save = () => {
+      saving = saving.then(async () => {
+        const ok = await this.store.saveExport(job, this.options.owner, this.options.leaseMs, this.now());
+        if (!ok) lost.abort();
+        return ok;
+      });
+      return saving;
+    };
+    const heartbeat = setInterval(() => void save().catch(() => undefined), Math.max(100, Math.floor(this.options.leaseMs / 3)));
+    try {
+      if (!(await save())) return false;
+      if (job.format === 'csv' && job.columns === undefined) {
+        job = { ...job, columns: job.fields?.map((name) => name.split('.')) ?? (await this.discoverColumns(project, job, stop)) };
+        if (!(await save())) return false;
+      }
+      const columns = job.format === 'csv' ? csvColumns(isKeyed(project.model), job.columns ?? []) : undefined;
+      const bounds: PartBounds = { records: this.options.partRecords, bytes: this.options.partBytes, pageSize: this.pageSize };
+      while (job.exhausted !== true) {
+        if (stop.aborted) return false;
+        const written = await writeExportPart({ records: this.records, objects: this.objects }, project, job, columns, bounds, stop);
+        if (stop.aborted) return false;
+        job =
+          written === null
+            ? { ...job, exhausted: true }
+            : {
+                ...job,
+                parts: [...job.parts, written.part],
+                records: job.records + written.part.records,
+                bytes: job.bytes + written.part.bytes,
+                resumeAfter: written.lastId,
+                exhausted: written.lastId === undefined,
+              };
+        if (!(await save())) return false;
+      }
+      await this.writeManifest(project, job, columns === undefined ? undefined : csvHeader(columns));
+      job = { ...job, status: 'succeeded', finishedAt: new Date(this.now()).toISOString() };
+      return await save();
+    } catch (error) {
+      if (stop.aborted || (error instanceof AppError && error.status === 503)) return false;
+      this.logger?.error('export job failed', { event: 'export_failed', projectId: project.id, exportId: job.id, error: String(error) });
+      const message = error instanceof AppError ? error.message : 'The export failed on an unexpected error.';
+      job = { ...job, status: 'failed', failure: { code: 'export_failed', message: message.slice(0, 300) }, finishedAt: new Date(this.now()).toISOString() };
+      await save().catch(() => undefined);
+      return true;
+    } finally {
+      clearInterval(heartbeat);
+      await saving.catch(() => undefined);
+      // A task shutting down hands the lease back at once (lease of 0 ms): the next task
+      // need not wait for it to expire, and carries on after the last checkpoint.
+      if (this.stopping.signal.aborted && !lost.signal.aborted && job.status === 'running') {
+        await this.store.saveExport(job, this.options.owner, 0, this.now()).catch(() => undefined);
+      }
+    }
+  }
+
+  /** CSV without `fields`: the union of the data's leaf paths, found in a first pass. */
+  private async discoverColumns(project: ProjectItem, job: ExportJob, signal: AbortSignal): Promise<string[][]> {
+    const found = new Map<string, string[]>();
+    let after: string | undefined;
+    do {
+      if (signal.aborted) throw new AppError(503, 'export_stopped', 'The export stopped.');
+      const page =
+        job.since !== undefined
+          ? await this.records.listUpdatedSince(project, { since: job.since, limit: this.pageSize, after })
+          : await this.records.list(project, { limit: this.pageSize, afterId: after });
+      for (const record of page.items) leafPaths(parseData(record), [], found);
+      after = page.lastId;
+    } while (after !== undefined);
+    return [...found.values()];
+  }
+
+  private async writeManifest(project: ProjectItem, job: ExportJob, header: string[] | undefined): Promise<void> {
+    const manifest = {
+      exportId: job.id,
+      projectId: project.id,
+      format: job.format,
+      compression: job.gzip ? 'gzip' : 'none',
+      since: job.since ?? null,
+      fields: job.fields ?? null,
+      snapshotStartedAt: job.snapshotStartedAt,
+      schema:
+        header !== undefined
+          ? { columns: header }
+          : { record: isKeyed(project.model) ? ['id', 'key', 'data', 'version', 'createdAt', 'updatedAt', 'source'] : ['id', 'data', 'source', 'ingestedAt'] },
+      records: job.records,
+      bytes: job.bytes,
+      parts: job.parts.map(({ name, key, records, bytes, sha256 }) => ({ name, key, records, bytes, sha256 })),
+    };
+    await this.objects.putStream(project.bucketName, exportObjectKey(job.id, MANIFEST_NAME), Readable.from([JSON.stringify(manifest, null, 2)]), {
+      contentType: 'application/json',
+    });
+  }
+}
