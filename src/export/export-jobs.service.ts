@@ -171,7 +171,8 @@ export class ExportJobs {
     const found = new Map<string, string[]>();
     let after: string | undefined;
     do {
-      if (signal.aborted) throw new AppError(503, 'export_stopped', 'The export stopped.');
+      // Seen by run() as a stop, never as a failure.
+      if (signal.aborted) throw new Error('export stopped');
       const page =
         job.since !== undefined
           ? await this.records.listUpdatedSince(project, { since: job.since, limit: this.pageSize, after })
