@@ -13,6 +13,7 @@ import { registerExportJobRoutes } from './http/routes/export-jobs.routes.js';
 import { registerFileRoutes } from './http/routes/files.routes.js';
 import { registerProjectRoutes } from './http/routes/projects.routes.js';
 import { registerQuarantineRoutes } from './http/routes/quarantine.routes.js';
+import { registerFieldCatalogRoutes } from './http/routes/field-catalog.routes.js';
 import { registerModelPreviewRoutes } from './http/routes/model-preview.routes.js';
 import { registerRecordRoutes } from './http/routes/records.routes.js';
 import { registerSystemRoutes } from './http/routes/system.routes.js';
@@ -103,6 +104,7 @@ export function createApp(deps: AppDeps): IntakeApp {
   registerModelPreviewRoutes(routes, routeDeps);
   registerProjectRoutes(routes, routeDeps);
   registerQuarantineRoutes(routes, routeDeps);
+  registerFieldCatalogRoutes(routes, routeDeps);
   registerSystemRoutes(routes, routeDeps);
   app.use(routes);
   Object.defineProperty(app, 'routes', { value: routes });

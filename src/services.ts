@@ -16,6 +16,7 @@ import type { JobItem } from './domain/model.js';
 import type { Storage } from './storage/ports.js';
 import { QuarantineService } from './quality/quarantine/quarantine.service.js';
 import { QuarantineReplay } from './quality/quarantine/quarantine-replay.js';
+import { FieldCatalogService } from './quality/catalog/field-catalog.service.js';
 import { ExportJobs } from './export/export-jobs.service.js';
 import type { Logger } from './observability/logger.js';
 
@@ -32,6 +33,7 @@ export interface Services {
   previews: ModelPreviewService;
   uploads: FileUploadService;
   quarantine: QuarantineService;
+  catalog: FieldCatalogService;
   exportJobs: ExportJobs;
 }
 
@@ -77,6 +79,7 @@ export function createServices(
       maxJsonDepth: config.limits.maxJsonDepth,
     }),
     cursors: new CursorCodec(adminToken),
+    catalog: new FieldCatalogService(storage.control.catalog),
     uploads: new FileUploadService(storage.objects, storage.control, config.limits.maxFileBytes, onJobQueued),
     exportJobs: new ExportJobs(storage.control.exports, records, storage.objects, logger, {
       partRecords: config.exportJobs.partRecords,

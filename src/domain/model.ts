@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { errors } from '../errors.js';
 import { storedModelSchema, type IndexEntry } from './record-model.js';
+import { FIELD_TYPES } from '../quality/catalog/field-catalog.js';
 
 /**
  * The domain model: projects, API keys and their scopes, ingestion jobs and their states,
@@ -92,6 +93,9 @@ export const jobItemSchema = z.object({
   recordsCreated: z.number().optional(),
   recordsUpdated: z.number().optional(),
   recordsUnchanged: z.number().optional(),
+  /** Drift: fields this job stored that the field catalog did not know, and known fields it saw with a new JSON type. */
+  newFields: z.array(z.string()).optional(),
+  typeChanges: z.array(z.object({ field: z.string(), knownTypes: z.array(z.enum(FIELD_TYPES)), newTypes: z.array(z.enum(FIELD_TYPES)) })).optional(),
   /** Every row up to here is stored; a resumed run writes only rows after it. */
   checkpointRow: z.number(),
   errors: z.array(rowErrorSchema),
@@ -118,7 +122,7 @@ export type JobProgress = Pick<
   JobItem,
   'format' | 'bytesRead' | 'rowsRead' | 'recordsWritten' | 'rowsRejected' | 'checkpointRow' | 'errors' | 'notices'
 > &
-  Partial<Pick<JobItem, 'recordsCreated' | 'recordsUpdated' | 'recordsUnchanged' | 'rowsSkipped'>>;
+  Partial<Pick<JobItem, 'recordsCreated' | 'recordsUpdated' | 'recordsUnchanged' | 'rowsSkipped' | 'newFields' | 'typeChanges'>>;
 
 /** Where every new job starts: queued, nothing read, nothing written, never claimed. */
 export function queuedJobState() {

@@ -68,6 +68,7 @@ export class RecordModelService {
       ...(parsed.rules.length === 0 ? {} : { rulesJson: JSON.stringify(parsed.rules) }),
       ...(parsed.schema === undefined ? {} : { schemaJson: JSON.stringify(parsed.schema) }),
       ...(parsed.onInvalid === 'reject' ? {} : { onInvalid: parsed.onInvalid }),
+      ...(parsed.driftAlerts ? { driftAlerts: true } : {}),
       // One HMAC key per project for `hash` steps, made at the first save and kept ever after,
       // so a customer's pseudonym stays the same across model versions.
       hashSecret: previous.hashSecret ?? randomBytes(32).toString('base64'),

@@ -62,6 +62,8 @@ export const recordModelSchema = z
     /** JSON Schema 2020-12 the cleaned record must match. */
     schema: z.record(z.string(), z.unknown()).optional(),
     onInvalid: z.enum(['reject', 'quarantine']).default('reject'),
+    /** Send the webhook alert when a file job finds fields new to the field catalog or with a new type. */
+    driftAlerts: z.boolean().default(false),
   })
   .superRefine((model, ctx) => {
     const { steps, problems } = parseRuleSteps(model.rules);
@@ -112,6 +114,7 @@ export const storedModelSchema = z.object({
   rulesJson: z.string().optional(),
   schemaJson: z.string().optional(),
   onInvalid: z.enum(['reject', 'quarantine']).optional(),
+  driftAlerts: z.boolean().optional(),
   /** The project's HMAC key for `hash` steps (base64); kept with the model, never shown by the API. */
   hashSecret: z.string().optional(),
   version: z.number().int(),

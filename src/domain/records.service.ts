@@ -12,6 +12,7 @@ import { buildRecord } from './record-builder.js';
 import type { KeyedChange } from './record-merge.js';
 import { isKeyed, keyedRecordId, keyOfRecord, normalizeKeyValue, type KeyedModel } from './record-model.js';
 import { cleanerOf, type RecordCleaner } from '../quality/record-cleaner.js';
+import { fieldTallyFor } from '../quality/catalog/field-tally.js';
 
 // Kept here too for callers that knew them as the push path's.
 export { MAX_ITEM_BYTES, storedRecordSize } from './record-builder.js';
@@ -158,6 +159,7 @@ export class RecordService {
       result.records.push({ index: candidate.index, id });
     }
     await this.records.putRecords(input.project.tableName, toStore);
+    await this.catalogStored(input.project, toStore.map((record) => record.data), 'text');
     result.accepted = result.records.length;
     result.rejected = result.errors.length;
     return result;
@@ -176,6 +178,7 @@ export class RecordService {
     const { idempotencyKey } = input;
     const changes: KeyedChange[] = [];
     const indexes: number[] = [];
+    const values: unknown[] = [];
     for (const candidate of candidates) {
       if (candidate.skipped) continue;
       if (candidate.error) {
@@ -200,6 +203,7 @@ export class RecordService {
       }
       changes.push(made.change);
       indexes.push(index);
+      values.push(value);
     }
     const outcomes = await writeKeyedChanges(this.records, input.project.tableName, model, changes);
     outcomes.forEach((outcome, i) => {
@@ -208,10 +212,25 @@ export class RecordService {
       else result.records.push({ index, id: changes[i]!.id, status: outcome.status });
     });
     countOutcomes(result, outcomes);
+    await this.catalogStored(input.project, values.filter((_, i) => outcomes[i]!.status !== 'rejected'), 'value');
     result.errors.sort((a, b) => a.index - b.index);
     result.accepted = result.records.length;
     result.rejected = result.errors.length;
     return result;
+  }
+
+  /**
+   * The push's stored records, cleaned, into the project's field catalog: one merge per
+   * request, never a write per record.
+   */
+  private async catalogStored(project: ProjectItem, stored: readonly unknown[], as: 'text' | 'value'): Promise<void> {
+    if (stored.length === 0) return;
+    const tally = fieldTallyFor(project.model);
+    for (const item of stored) {
+      if (as === 'text') tally.addText(item as string);
+      else tally.add(item);
+    }
+    await this.control.catalog.mergeFields(project.id, { fields: tally.take(), at: new Date(this.now()).toISOString() });
   }
 
   async get(project: ProjectItem, id: string): Promise<StoredRecord> {

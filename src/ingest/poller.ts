@@ -56,6 +56,8 @@ export interface PollerDeps {
   logger: Logger;
   metrics: Metrics;
   onJobFinished?: (job: JobItem) => void;
+  /** A finished job that found field drift, in a project whose model asks for drift alerts (`driftAlerts`). */
+  onFieldDrift?: (job: JobItem) => void;
   /** Takes up a project's deletion job when no worker holds its lease (ProjectDeletion.resume). */
   resumeDeletion?: (project: ProjectItem) => Promise<string>;
   /** Takes up the project's unfinished export jobs when no worker holds their lease (ExportJobs.resume). */
@@ -353,6 +355,11 @@ export class Poller {
         durationMs: Date.now() - started,
       });
       this.deps.onJobFinished?.(result.job);
+      // Drift is counted and alerted once per finished job, whatever passes it took.
+      const { newFields, typeChanges } = result.job;
+      if (newFields?.length) this.deps.metrics.fieldDrift.inc({ kind: 'new_field' }, newFields.length);
+      if (typeChanges?.length) this.deps.metrics.fieldDrift.inc({ kind: 'type_change' }, typeChanges.length);
+      if ((newFields?.length || typeChanges?.length) && project.model?.driftAlerts === true) this.deps.onFieldDrift?.(result.job);
     } else if (result.kind === 'lease_lost') {
       this.deps.logger.warn('job lease lost to another worker', { event: 'job_lease_lost', ...log });
     } else {

@@ -49,6 +49,7 @@ async function main(): Promise<void> {
         logger,
         metrics,
         onJobFinished: (job) => alerter.jobFinished(job),
+        onFieldDrift: (job) => alerter.fieldDrift(job),
         resumeDeletion: (project) => services.deletions.resume(project),
         resumeExports: (project) => services.exportJobs.resume(project),
       },

@@ -18,7 +18,7 @@ interface AlertText {
 
 type AlertBlock = { type: 'section'; text: AlertText; fields?: AlertText[] } | { type: 'context'; elements: AlertText[] };
 
-export type AlertKind = 'job' | 'storage' | 'summary';
+export type AlertKind = 'job' | 'storage' | 'summary' | 'drift';
 
 /** A storage call that failed on the storage side (not the caller's fault). */
 export interface StorageFailure {
@@ -133,6 +133,24 @@ export class Alerter {
     }
     this.jobWindow.sent++;
     this.enqueue('job', jobMessage(job, this.source));
+  }
+
+  /**
+   * Alerts once per job that found fields new to the field catalog or known fields with a
+   * new type (each field named once, however many rows carried it); the caller checks that
+   * the project asked for drift alerts.
+   */
+  fieldDrift(job: JobItem): void {
+    const fields = (job.newFields?.length ?? 0) + (job.typeChanges?.length ?? 0);
+    if (!this.enabled || fields === 0) return;
+    const key = `drift:${job.projectId}/${job.id}`;
+    if (this.alertedJobs.has(key)) {
+      this.o.metrics.alerts.inc({ kind: 'drift', outcome: 'deduplicated' });
+      return;
+    }
+    this.alertedJobs.add(key);
+    if (this.alertedJobs.size > MAX_REMEMBERED_JOBS) this.alertedJobs.delete(this.alertedJobs.values().next().value!);
+    this.enqueue('drift', driftMessage(job, this.source));
   }
 
   /** Counts a storage failure; alerts when one class of failure keeps happening. */
@@ -314,6 +332,22 @@ function storageMessage(failure: StorageFailure, count: number, windowMs: number
         text: mrkdwn(`Latest in \`${escapeMrkdwn(failure.operation)}\`: ${escapeMrkdwn(failure.message, 500)}`),
       },
       { type: 'context', elements: [mrkdwn(`${escapeMrkdwn(source, 200)} · ${new Date().toISOString()}`)] },
+    ],
+  };
+}
+
+function driftMessage(job: JobItem, source: string): AlertMessage {
+  const added = job.newFields ?? [];
+  const changed = (job.typeChanges ?? []).map((c) => `${c.field}: ${c.knownTypes.join('|')} → ${c.newTypes.join('|')}`);
+  const fields = [mrkdwn(`*File*\n${escapeMrkdwn(job.fileName, 300)}`), mrkdwn(`*Job*\n\`${escapeMrkdwn(job.id)}\``)];
+  if (added.length > 0) fields.push(mrkdwn(`*New fields*\n${escapeMrkdwn(added.join('\n'), 1000)}`));
+  if (changed.length > 0) fields.push(mrkdwn(`*Type changes*\n${escapeMrkdwn(changed.join('\n'), 1000)}`));
+  const counts = `${added.length} new field(s), ${changed.length} type change(s)`;
+  return {
+    text: escapeMrkdwn(`Intake field drift in project ${job.projectId}: ${job.fileName} (job ${job.id}; ${counts})`, 1500),
+    blocks: [
+      { type: 'section', text: mrkdwn(`*Intake field drift* in project \`${escapeMrkdwn(job.projectId)}\``), fields },
+      { type: 'context', elements: [mrkdwn(`${escapeMrkdwn(source, 200)} · ${counts}`)] },
     ],
   };
 }

@@ -75,6 +75,12 @@ export function createMetrics() {
       labelNames: ['kind'] as const,
       registers,
     }),
+    fieldDrift: new Counter({
+      name: 'intake_field_drift_total',
+      help: 'Fields file jobs found new to the field catalog (new_field) or with a new JSON type (type_change), once per field per job.',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
     alerts: new Counter({
       name: 'intake_alerts_total',
       help: 'Webhook alerts by kind (job, storage, summary) and outcome (sent, failed, dropped, deduplicated, suppressed).',

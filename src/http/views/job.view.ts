@@ -24,6 +24,9 @@ export function jobView(job: JobItem) {
     ...(job.recordsCreated === undefined
       ? {}
       : { recordsCreated: job.recordsCreated, recordsUpdated: job.recordsUpdated ?? 0, recordsUnchanged: job.recordsUnchanged ?? 0 }),
+    // Drift, only when the job saw fields the field catalog did not know or known fields with a new type.
+    ...(job.newFields === undefined ? {} : { newFields: job.newFields }),
+    ...(job.typeChanges === undefined ? {} : { typeChanges: job.typeChanges }),
     errors: job.errors,
     errorReportKey: job.errorReportKey ?? null,
     notices: job.notices,

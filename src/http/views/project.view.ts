@@ -53,6 +53,7 @@ export function modelView(m: StoredModel) {
     ...(m.rulesJson === undefined ? {} : { rules: modelRules(m) }),
     ...(m.schemaJson === undefined ? {} : { schema: modelSchema(m) }),
     ...(m.onInvalid === undefined ? {} : { onInvalid: m.onInvalid }),
+    ...(m.driftAlerts === true ? { driftAlerts: true } : {}),
     version: m.version,
     updatedAt: m.updatedAt === '' ? null : m.updatedAt,
   };

@@ -1,5 +1,6 @@
 import type { JobProgress } from '../../domain/model.js';
 import { FileQuarantine } from '../../quality/quarantine/file-quarantine.js';
+import { FileFieldCatalog } from '../../quality/catalog/file-field-catalog.js';
 import { isKeyed, type KeyedModel } from '../../domain/record-model.js';
 import type { OpenedFile } from '../parsers/types.js';
 import { WriteWindow } from '../write-window.js';
@@ -47,6 +48,8 @@ interface PassState {
   readonly writes: WriteWindow;
   /** The pass's refused rows, written to the project's quarantine batch by batch. */
   readonly quarantine: FileQuarantine;
+  /** The pass's stored records counted field by field, merged into the project's catalog every few thousand. */
+  readonly fields: FileFieldCatalog;
   /** Keyed projects: the model the pass applies (as the project had it when the pass began) and its counts. */
   readonly keyed?: { model: KeyedModel; tally: KeyedTally };
   input?: ByteCounter;
@@ -67,6 +70,7 @@ export async function runPass(ctx: JobContext, report: ErrorReport, lease: Lease
   const state: PassState = {
     tally,
     quarantine,
+    fields: new FileFieldCatalog(ctx.deps.control.catalog, ctx.project, ctx.job),
     // Checkpoints may promise only the rows through which every write has finished. A keyed
     // job writes one batch at a time: a later batch may hold the same customers, and rows
     // must reach a customer's record in row order.
@@ -115,6 +119,8 @@ async function writeRows(
     await state.quarantine.flush();
     if (state.keyed) await writeKeyedBatch(ctx, state.writes, lease, full, state.keyed.model, state.keyed.tally);
     else await writeBatch(ctx, state.writes, lease, full);
+    state.fields.addBatch(full.records);
+    if (state.fields.due) await state.fields.flush();
     await checkpoints.saveIfDue();
   };
   for await (const parsed of parseRows(file, ctx.signal)) {
@@ -126,6 +132,7 @@ async function writeRows(
       if (batch.records.length > 0) await writeAndCheckpoint(batch);
       await state.writes.drain();
       await state.quarantine.flush();
+      await state.fields.flush();
       return outcome;
     }
     if (outcome.kind === 'rejected') {
@@ -148,6 +155,7 @@ async function writeRows(
   if (batch.records.length > 0) await writeAndCheckpoint(batch);
   await state.writes.drain();
   await state.quarantine.flush();
+  await state.fields.flush();
   return { kind: 'complete' };
 }
 
@@ -166,6 +174,7 @@ function passProgress(ctx: JobContext, state: PassState): JobProgress {
     storedThrough: state.writes.storedThrough,
     notices: state.file?.notices ?? [],
   });
+  Object.assign(progress, state.fields.drift());
   if (keyed === undefined) return progress;
   return {
     ...progress,
