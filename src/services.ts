@@ -26,6 +26,8 @@ export interface Services {
   auth: AuthService;
   records: RecordService;
   models: RecordModelService;
+  /** Index backfills: started by a model change, resumed by the poller when their worker died. */
+  backfill: IndexBackfill;
   jobs: JobService;
   health: HealthService;
   deletions: ProjectDeletion;
@@ -51,17 +53,14 @@ export function createServices(
     maxRecordsPerRequest: config.limits.maxRecordsPerRequest,
     maxJsonDepth: config.limits.maxJsonDepth,
   });
+  const backfill = new IndexBackfill(storage.control, storage.records, `backfill-${process.pid}-${randomUUID()}`);
   return {
     projects,
     keys,
     auth: new AuthService(adminToken, keys, projects),
     records,
-    models: new RecordModelService(
-      storage.control,
-      storage.records,
-      projects,
-      new IndexBackfill(storage.control, storage.records, `backfill-${process.pid}-${randomUUID()}`),
-    ),
+    models: new RecordModelService(storage.control, storage.records, projects, backfill),
+    backfill,
     jobs: new JobService(storage.control),
     health: new HealthService(storage.control, storage.objects),
     deletions: new ProjectDeletion(

@@ -62,6 +62,20 @@ export class IndexBackfill {
     return { job: claimed ?? job, done };
   }
 
+  /**
+   * Takes up a backfill whose worker died (its lease expired): it starts again from the
+   * first record with the project's current model. Rewriting is idempotent (a record whose
+   * entries are already right is left alone), so a second pass over the records done
+   * before the crash only reads them. False when another worker holds the job.
+   */
+  async resume(project: ProjectItem, job: JobItem): Promise<boolean> {
+    if (project.model === undefined) return false;
+    const claimed = await this.control.claimJob(project.id, job.id, this.owner, LEASE_MS);
+    if (!claimed) return false;
+    await this.run(project, claimed, project.model);
+    return true;
+  }
+
   private async run(project: ProjectItem, job: JobItem, model: StoredModel): Promise<void> {
     let read = 0;
     let rewritten = 0;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BACKFILL_JOB_NAME } from '../domain/index-backfill.js';
 import type { ProjectService } from '../domain/projects.service.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -60,6 +61,8 @@ export interface PollerDeps {
   onFieldDrift?: (job: JobItem) => void;
   /** Takes up a project's deletion job when no worker holds its lease (ProjectDeletion.resume). */
   resumeDeletion?: (project: ProjectItem) => Promise<string>;
+  /** Takes up an index backfill whose worker died (IndexBackfill.resume); settles when it has run. */
+  resumeBackfill?: (project: ProjectItem, job: JobItem) => Promise<boolean>;
   /** Takes up the project's unfinished export jobs when no worker holds their lease (ExportJobs.resume). */
   resumeExports?: (project: ProjectItem) => void;
 }
@@ -197,7 +200,8 @@ export class Poller {
         if (this.abort.signal.aborted) return failed;
         const jobs = await this.deps.control.listJobs(project.id, { limit: ORPHAN_SWEEP_PAGE, after });
         for (const job of jobs.items) {
-          if (this.mayBeOrphan(job) && (await this.failOrphan(project, job))) failed++;
+          if (this.isStalledBackfill(job)) this.resumeBackfill(project, job);
+          else if (this.mayBeOrphan(job) && (await this.failOrphan(project, job))) failed++;
         }
         after = jobs.next;
         if (after === undefined) break;
@@ -206,6 +210,29 @@ export class Poller {
       else this.orphanCursors.set(project.id, after);
     }
     return failed;
+  }
+
+  /** An index backfill left unfinished by a worker that died: its lease has expired. */
+  private isStalledBackfill(job: JobItem): boolean {
+    if (job.fileName !== BACKFILL_JOB_NAME || job.objectKey !== '') return false;
+    if (job.status !== 'queued' && job.status !== 'running') return false;
+    return job.leaseOwner === undefined || (job.leaseExpiresAt ?? 0) < Date.now();
+  }
+
+  /** Runs the backfill in the background, tracked like a file job so shutdown waits for it. */
+  private resumeBackfill(project: ProjectItem, job: JobItem): void {
+    const resume = this.deps.resumeBackfill;
+    if (resume === undefined || this.running.has(job.id)) return;
+    const run = resume(project, job).then(
+      (resumed) => {
+        if (resumed) this.deps.logger.info('index backfill resumed', { event: 'backfill_resumed', projectId: project.id, jobId: job.id });
+      },
+      (error: unknown) => {
+        this.deps.logger.warn('index backfill not resumed', { event: 'backfill_paused', projectId: project.id, jobId: job.id, error: String(error) });
+      },
+    );
+    this.running.set(job.id, run);
+    void run.finally(() => this.running.delete(job.id));
   }
 
   /**

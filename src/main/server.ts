@@ -51,6 +51,7 @@ async function main(): Promise<void> {
         onJobFinished: (job) => alerter.jobFinished(job),
         onFieldDrift: (job) => alerter.fieldDrift(job),
         resumeDeletion: (project) => services.deletions.resume(project),
+        resumeBackfill: (project, job) => services.backfill.resume(project, job),
         resumeExports: (project) => services.exportJobs.resume(project),
       },
       {
