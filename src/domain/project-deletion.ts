@@ -135,6 +135,7 @@ export class ProjectDeletion {
       await this.objects.deleteBucket(project.bucketName);
       await this.removeQuarantine(project.id);
       await this.control.catalog.deleteFields(project.id);
+      await this.control.exports.deleteExports(project.id);
       await this.control.deleteProject(project.id);
       this.projects.forget(project.id);
       return 'deleted';

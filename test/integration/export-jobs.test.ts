@@ -196,6 +196,23 @@ describe.each(['embedded', 'aws'] as const)('export jobs (%s)', (mode) => {
     expect(exported.sort()).toEqual(ids);
   });
 
+  it('a project deletion removes its export jobs with its bucket: a new project of the same id starts with none', async () => {
+    const doomed = await createProjectWithKey(t, 'xj-del');
+    await request(t.app).post(`/v1/projects/${doomed.id}/records`).set(doomed.auth).send({ n: 1 });
+    const job = await waitForJob(t, doomed, (await start(doomed, { format: 'ndjson' })).body.id);
+    expect(job.status).toBe('succeeded');
+    expect((await request(t.app).delete(`/v1/projects/${doomed.id}`).query({ confirm: doomed.id }).set(t.admin)).status).toBe(202);
+    const deadline = Date.now() + 20_000;
+    while ((await request(t.app).get(`/v1/projects/${doomed.id}`).set(t.admin)).status !== 404) {
+      if (Date.now() > deadline) throw new Error('project not deleted in time');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect((await t.storage.control.exports.listExports(doomed.id, { limit: 10 })).items).toEqual([]);
+    const again = await request(t.app).post('/v1/projects').set(t.admin).send({ id: doomed.id, name: doomed.id });
+    expect(again.status).toBe(201);
+    expect((await request(t.app).get(`/v1/projects/${doomed.id}/exports/${job.id}`).set(t.admin)).body.error.code).toBe('export_not_found');
+  });
+
   describe('bad input: answered with its code, and no job stored', () => {
     let q: TestProject;
     beforeAll(async () => {

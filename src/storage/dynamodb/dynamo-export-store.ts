@@ -1,4 +1,4 @@
-import { GetItemCommand, PutItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, GetItemCommand, PutItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ExportJob } from '../../export/export-job.js';
 import { isFinished } from '../../export/export-job.js';
 import type { ExportJobStore, Page } from '../ports.js';
@@ -144,6 +144,28 @@ export class DynamoExportStore implements ExportJobStore {
       ),
     );
     return out !== undefined;
+  }
+
+  async deleteExports(projectId: string): Promise<void> {
+    for (;;) {
+      const out = await guard(() =>
+        this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': { S: partition(projectId) } },
+            ProjectionExpression: 'pk, sk',
+            Limit: 100,
+            ConsistentRead: true,
+          }),
+        ),
+      );
+      const items = out.Items ?? [];
+      if (items.length === 0) return;
+      for (const item of items) {
+        await guard(() => this.client.send(new DeleteItemCommand({ TableName: this.tableName, Key: { pk: item.pk!, sk: item.sk! } })));
+      }
+    }
   }
 
   private itemOf(job: ExportJob): Item {

@@ -100,6 +100,10 @@ export class SqliteExportStore implements ExportJobStore {
     });
   }
 
+  async deleteExports(projectId: string): Promise<void> {
+    this.database.guard(() => this.database.db.prepare('DELETE FROM export_jobs WHERE project_id = ?').run(projectId));
+  }
+
   private write(job: ExportJob): void {
     this.database.db
       .prepare('UPDATE export_jobs SET status = ?, lease_owner = ?, lease_expires_at = ?, doc = ? WHERE project_id = ? AND id = ?')

@@ -100,5 +100,17 @@ export function describeExportJobStoreContract(name: string, factory: () => Prom
       expect((await fixture.store.nextUnfinishedExport(projectId))?.id).toBe(later.id);
       expect(await fixture.store.nextUnfinishedExport(freshName('ep'))).toBeNull();
     });
+
+    it('removes every export job of one project, and only of that one', async () => {
+      const projectId = freshName('ep');
+      const other = exportJob(freshName('ep'));
+      for (let i = 0; i < 3; i++) await fixture.store.createExport(exportJob(projectId));
+      await fixture.store.createExport(other);
+      await fixture.store.deleteExports(projectId);
+      expect((await fixture.store.listExports(projectId, { limit: 10 })).items).toEqual([]);
+      expect(await fixture.store.nextUnfinishedExport(projectId)).toBeNull();
+      expect(await fixture.store.getExport(other.projectId, other.id)).toEqual(other);
+      await fixture.store.deleteExports(projectId);
+    });
   });
 }
