@@ -114,6 +114,11 @@ const SETTINGS = {
   },
   /** Days a refused row stays in its project's quarantine. */
   quarantineRetentionDays: env('INTAKE_QUARANTINE_RETENTION_DAYS', int(30, 1, 3650)),
+  /**
+   * Days an ingested upload stays under processed/ (an S3 lifecycle rule on each project
+   * bucket; a periodic sweep in embedded mode); 0 keeps it for good.
+   */
+  processedRetentionDays: env('INTAKE_PROCESSED_RETENTION_DAYS', int(30, 0, 36500)),
   /** At most 5 s: it bounds how long a revoked key keeps working on other tasks. */
   keyCacheMs: env('INTAKE_KEY_CACHE_MS', int(2000, 0, 5000)),
   poller: {

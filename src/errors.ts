@@ -85,6 +85,12 @@ export const errors = {
     new AppError(404, 'job_not_found', `Job ${JSON.stringify(id.slice(0, 100))} does not exist.`),
   fileNotFound: (id: string) =>
     new AppError(404, 'file_not_found', `File ${JSON.stringify(id.slice(0, 100))} does not exist in this project.`),
+  fileExpired: (id: string, days: number) =>
+    new AppError(
+      410,
+      'file_expired',
+      `File ${JSON.stringify(id.slice(0, 100))} is no longer kept: ingested uploads are deleted ${days} days after processing.`,
+    ),
   errorReportNotReady: (jobId: string, status: string) =>
     new AppError(404, 'error_report_not_ready', `Job ${jobId} is ${status}; its error report is written when it finishes.`),
   errorReportGone: (jobId: string) =>

@@ -79,7 +79,9 @@ export function createServices(
     }),
     cursors: new CursorCodec(adminToken),
     catalog: new FieldCatalogService(storage.control.catalog),
-    uploads: new FileUploadService(storage.objects, storage.control, config.limits.maxFileBytes, onJobQueued),
+    uploads: new FileUploadService(storage.objects, storage.control, config.limits.maxFileBytes, onJobQueued, undefined, {
+      processedRetentionDays: config.processedRetentionDays,
+    }),
     exportJobs: new ExportJobs(storage.control.exports, records, storage.objects, logger, {
       partRecords: config.exportJobs.partRecords,
       partBytes: config.exportJobs.partBytes,

@@ -12,6 +12,36 @@ const MAX_JOB_PAGES = 10;
 // finds one that moves meanwhile.
 const PLACES = [PREFIXES.incoming, PREFIXES.processed, PREFIXES.failed] as const;
 
+export interface FileRetention {
+  /** Days an ingested upload stays under processed/ (INTAKE_PROCESSED_RETENTION_DAYS); 0 or unset keeps it. */
+  processedRetentionDays?: number;
+  now?: () => number;
+}
+
+const DAY_MS = 86_400_000;
+/** Crockford base32, the alphabet of a ULID's 10-character time part. */
+const ULID_TIME = /^([0-9A-HJKMNP-TV-Z]{10})[0-9A-HJKMNP-TV-Z]{16}$/;
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/** When an uploaded file's id (a ULID) was made, in epoch ms; undefined for other ids. */
+export function uploadTimeOf(fileId: string): number | undefined {
+  const match = ULID_TIME.exec(fileId);
+  if (!match) return undefined;
+  let ms = 0;
+  for (const char of match[1]!) ms = ms * 32 + CROCKFORD.indexOf(char);
+  return ms;
+}
+
+/**
+ * Whether the job's file has passed the processed/ retention: an ingested file (its object
+ * under processed/) whose job finished more than `days` ago. The sweep and the S3 lifecycle
+ * rule count from when the object reached processed/, which is when the job finished.
+ */
+export function isExpired(job: JobItem, days: number | undefined, now: number): boolean {
+  if (!days || !job.objectKey.startsWith(PREFIXES.processed) || job.finishedAt === undefined) return false;
+  return Date.parse(job.finishedAt) + days * DAY_MS < now;
+}
+
 export interface FileContent {
   fileName: string;
   contentType: string;
@@ -32,7 +62,13 @@ export class FileCatalog {
   constructor(
     private readonly objects: ObjectStore,
     private readonly control: ControlStore,
+    private readonly retention: FileRetention = {},
   ) {}
+
+  /** Whether the job's file has passed the processed/ retention (the files list shows it expired). */
+  expired(job: JobItem): boolean {
+    return isExpired(job, this.retention.processedRetentionDays, (this.retention.now ?? Date.now)());
+  }
 
   /** A page of the project's files (one per file job), newest first. */
   async list(project: ProjectItem, options: { limit: number; after?: string }): Promise<Page<JobItem>> {
@@ -50,12 +86,23 @@ export class FileCatalog {
 
   /**
    * The original bytes of an uploaded file, wherever it is now (incoming/, processed/ or
-   * failed/ under `<prefix><fileId>/`). 404 file_not_found for an id this project never had.
+   * failed/ under `<prefix><fileId>/`). 404 file_not_found for an id this project never had;
+   * 410 file_expired when the object is gone and the id (an upload's ULID) dates from the
+   * project's life but from before the retention period, so that retention deleted it (the
+   * object store keeps no trace of a deleted object, and jobs are not found by file id).
    */
   async open(project: ProjectItem, fileId: string): Promise<FileContent> {
     const bucket = project.bucketName;
     let object = FILE_ID.test(fileId) ? await this.locate(bucket, fileId) : null;
-    if (!object) throw errors.fileNotFound(fileId);
+    if (!object) {
+      const days = this.retention.processedRetentionDays;
+      const uploaded = uploadTimeOf(fileId);
+      const lived = uploaded !== undefined && uploaded >= Date.parse(project.createdAt);
+      if (days && lived && uploaded + days * DAY_MS < (this.retention.now ?? Date.now)()) {
+        throw errors.fileExpired(fileId, days);
+      }
+      throw errors.fileNotFound(fileId);
+    }
     let body: Readable;
     try {
       body = await this.objects.getStream(bucket, object.key);

@@ -5,7 +5,7 @@ import { AppError, errors } from '../errors.js';
 import { incomingKey, sanitizeFileName } from '../storage/object-keys.js';
 import type { JobItem, ProjectItem } from '../domain/model.js';
 import type { ControlStore, IngestedFile, ObjectStore } from '../storage/ports.js';
-import { FileCatalog } from './file-catalog.js';
+import { FileCatalog, type FileRetention } from './file-catalog.js';
 import { HashThread, type ThreadedSha256 } from './hash-thread.js';
 import { newJob } from './jobs.js';
 import { duplicateOutcome, finishedDuplicateJob } from './same-file.js';
@@ -127,8 +127,9 @@ export class FileUploadService {
     private readonly maxFileBytes: number,
     private readonly onJobQueued: (job: JobItem) => void = () => undefined,
     private readonly hashes: HashThread = new HashThread(),
+    retention: FileRetention = {},
   ) {
-    this.catalog = new FileCatalog(objects, jobs);
+    this.catalog = new FileCatalog(objects, jobs, retention);
   }
 
   /** Stops the hashing thread (it never keeps the process alive, but a clean stop ends it). */

@@ -8,6 +8,7 @@ import { createMetrics } from '../observability/metrics.js';
 import { watchStorageFailures } from '../observability/storage-watch.js';
 import { createServices } from '../services.js';
 import { Poller } from '../ingest/poller.js';
+import { ProcessedRetention } from '../ingest/processed-retention.js';
 import { createStorage } from '../storage/create-storage.js';
 import { assertNoEarlierEmbeddedData } from '../storage/embedded-data-dir.js';
 import { resolveAdminToken } from './admin-token.js';
@@ -36,11 +37,23 @@ async function main(): Promise<void> {
   const alerter = new Alerter({ webhookUrl: config.alertWebhookUrl, logger, metrics });
   const started = Date.now();
   const storage = watchStorageFailures(
-    await createStorage(config, { onRetry: (reason) => metrics.storageRetries.inc({ reason }) }),
+    await createStorage(config, {
+      onRetry: (reason) => metrics.storageRetries.inc({ reason }),
+      onWarning: (message, fields) => logger.warn(message, fields),
+    }),
     (failure) => alerter.storageFailed(failure),
   );
   let poller: Poller | undefined;
   const services = createServices(config, storage, admin.token, () => poller?.wake(), logger);
+  // aws mode: a lifecycle rule on each project bucket does this (S3ObjectStore.ensureBucket).
+  const retention =
+    config.storage === 'embedded'
+      ? new ProcessedRetention(storage.objects, () => services.projects.all(), {
+          days: config.processedRetentionDays,
+          onSwept: (deleted) => logger.info('expired uploads deleted', { event: 'processed_retention_swept', deleted }),
+          onError: (error) => logger.warn('processed retention sweep failed', { event: 'processed_retention_failed', error: String(error) }),
+        })
+      : undefined;
   if (config.poller.enabled) {
     poller = new Poller(
       {
@@ -101,6 +114,7 @@ async function main(): Promise<void> {
         'Use it as "Authorization: Bearer <token>" on the admin routes.\n',
     );
   }
+  retention?.start();
   logger.info('intake started', {
     event: 'started',
     port,
@@ -118,7 +132,7 @@ async function main(): Promise<void> {
       accepting = false;
     },
     stopWork: async () => {
-      await Promise.all([poller?.stop(), services.exportJobs.stop()]);
+      await Promise.all([poller?.stop(), services.exportJobs.stop(), retention?.stop()]);
     },
     closeResources: async (remainingMs) => {
       await alerter.close(Math.min(5000, remainingMs));

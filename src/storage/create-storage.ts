@@ -20,6 +20,8 @@ export interface StorageHooks {
   onRetry?: (reason: string) => void;
   /** Static credentials (tests against emulators); the default credentials chain otherwise. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** For the log: something that is no failure but worth a warning (an S3 store without lifecycle support). */
+  onWarning?: (message: string, fields: Record<string, unknown>) => void;
 }
 
 /** Builds the storage adapters for the configured mode. */
@@ -63,7 +65,10 @@ async function createAwsStorage(config: Config, hooks: StorageHooks): Promise<St
   const control = new DynamoControlStore(dynamo, names.controlTable, { idempotencyTtlMs: config.idempotencyTtlHours * 3600_000 });
   await control.ensureTable();
   return {
-    objects: new S3ObjectStore(s3, config.aws.region, names.probeBucket),
+    objects: new S3ObjectStore(s3, config.aws.region, names.probeBucket, {
+      processedRetentionDays: config.processedRetentionDays,
+      onWarning: hooks.onWarning,
+    }),
     records: new DynamoRecordStore(dynamo, { writeConcurrency: config.poller.writeConcurrency, onRetry: hooks.onRetry }),
     control,
     rateCounters: new DynamoRateLimitStore(dynamo, names.controlTable),

@@ -75,6 +75,7 @@ describe.each(['embedded', 'aws'] as const)('files read back (%s)', (mode) => {
       status: 'succeeded',
       jobId: uploads[0]!.jobId,
       location: 'processed',
+      expired: false,
       download: `/v1/projects/${p.id}/files/${uploads[0]!.fileId}`,
       uploadedAt: expect.any(String),
       finishedAt: expect.any(String),

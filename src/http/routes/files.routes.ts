@@ -107,7 +107,7 @@ export function registerFileRoutes(router: Router, deps: RouteDeps): void {
     const project = res.locals.project!;
     const scope = `files:${project.id}`;
     const page = await uploads.catalog.list(project, pageRequest(req.query, cursors, scope));
-    res.json({ items: page.items.map(fileView), nextCursor: nextCursor(cursors, scope, page.next) });
+    res.json({ items: page.items.map((job) => fileView(job, uploads.catalog.expired(job))), nextCursor: nextCursor(cursors, scope, page.next) });
   });
 
   router.get('/v1/projects/:projectId/files/:fileId', requireProject('records:read'), acceptParameters(), async (req, res) => {

@@ -153,6 +153,9 @@ export class FsObjectStore implements ObjectStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT' && (await this.head(bucket, toKey))) return;
       throw error;
     }
+    // Dated by the move, as S3 dates a copy: the processed/ retention counts from here.
+    const now = new Date();
+    await fs.utimes(to, now, now).catch(() => undefined);
     const meta = this.metaPath(bucket, fromKey);
     const toMeta = this.metaPath(bucket, toKey);
     await fs.mkdir(path.dirname(toMeta), { recursive: true });

@@ -15,6 +15,14 @@ import type { Readable } from 'node:stream';
 import type { ObjectInfo, ObjectStore, PutObjectOptions } from '../ports.js';
 import { assertSafeKey } from '../object-keys.js';
 import { errorName, guard } from '../sdk-errors.js';
+import { applyProjectBucketLifecycle } from './bucket-lifecycle.js';
+
+export interface S3ObjectStoreOptions {
+  /** Days an ingested upload stays under processed/ (a lifecycle rule); 0 keeps it. Unset: no rules are set. */
+  processedRetentionDays?: number;
+  /** Something worth a warning in the log that is not a failure (a store without lifecycle support). */
+  onWarning?: (message: string, fields: Record<string, unknown>) => void;
+}
 
 const PART_SIZE = 8 * 1024 * 1024;
 
@@ -30,6 +38,7 @@ export class S3ObjectStore implements ObjectStore {
     private readonly region: string,
     /** A bucket name under the service's prefix used only to prove S3 answers. */
     private readonly probeBucket: string,
+    private readonly options: S3ObjectStoreOptions = {},
   ) {}
 
   async ensureBucket(bucket: string): Promise<void> {
@@ -53,6 +62,22 @@ export class S3ObjectStore implements ObjectStore {
         if (errorName(error) !== 'BucketAlreadyOwnedByYou') throw error;
       }
     });
+    await this.applyLifecycle(bucket);
+  }
+
+  /** Every ensure sets the rules again, so a changed retention reaches the bucket. */
+  private async applyLifecycle(bucket: string): Promise<void> {
+    const days = this.options.processedRetentionDays;
+    if (days === undefined) return;
+    await guard(() =>
+      applyProjectBucketLifecycle(this.client, bucket, days, (error) =>
+        this.options.onWarning?.('this S3 store has no lifecycle support: processed/ objects are kept, incomplete uploads not aborted', {
+          event: 'bucket_lifecycle_unsupported',
+          bucket,
+          error: errorName(error) ?? String(error),
+        }),
+      ),
+    );
   }
 
   async putStream(bucket: string, key: string, body: Readable, options: PutObjectOptions = {}): Promise<void> {

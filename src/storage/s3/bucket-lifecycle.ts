@@ -1,0 +1,59 @@
+import { PutBucketLifecycleConfigurationCommand, type LifecycleRule, type S3Client } from '@aws-sdk/client-s3';
+import { PREFIXES } from '../object-keys.js';
+import { errorName } from '../sdk-errors.js';
+
+/** Days after which S3 removes the parts of a multipart upload that never completed (a crashed task's). */
+const ABORT_INCOMPLETE_UPLOAD_DAYS = 1;
+
+/**
+ * The lifecycle rules of a project bucket. Putting a lifecycle configuration replaces the
+ * whole of it, so it always says everything: incomplete multipart uploads are aborted, and
+ * ingested uploads under processed/ expire after `processedRetentionDays` (no such rule
+ * when it is 0: they are kept for good).
+ */
+export function projectBucketLifecycle(bucket: string, processedRetentionDays: number) {
+  const rules: LifecycleRule[] = [
+    {
+      ID: 'intake-abort-incomplete-uploads',
+      Status: 'Enabled',
+      Filter: { Prefix: '' },
+      AbortIncompleteMultipartUpload: { DaysAfterInitiation: ABORT_INCOMPLETE_UPLOAD_DAYS },
+    },
+  ];
+  if (processedRetentionDays > 0) {
+    rules.push({
+      ID: 'intake-processed-retention',
+      Status: 'Enabled',
+      Filter: { Prefix: PREFIXES.processed },
+      Expiration: { Days: processedRetentionDays },
+    });
+  }
+  return { Bucket: bucket, LifecycleConfiguration: { Rules: rules } };
+}
+
+/** S3-compatible stores (emulators, some appliances) that have no lifecycle support answer so. */
+export function isLifecycleUnsupported(error: unknown): boolean {
+  const status = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+  return errorName(error) === 'NotImplemented' || status === 501;
+}
+
+/**
+ * Sets the bucket's lifecycle rules. A store without lifecycle support is told apart from a
+ * failure: the bucket is used as it is (nothing expires there) and `onUnsupported` is told,
+ * for the log. Every other error is thrown.
+ */
+export async function applyProjectBucketLifecycle(
+  client: S3Client,
+  bucket: string,
+  processedRetentionDays: number,
+  onUnsupported: (error: unknown) => void,
+): Promise<'applied' | 'unsupported'> {
+  try {
+    await client.send(new PutBucketLifecycleConfigurationCommand(projectBucketLifecycle(bucket, processedRetentionDays)));
+    return 'applied';
+  } catch (error) {
+    if (!isLifecycleUnsupported(error)) throw error;
+    onUnsupported(error);
+    return 'unsupported';
+  }
+}
