@@ -466,10 +466,13 @@ describe('idle poller', () => {
     expect(lists).toBeLessThanOrEqual(3 * 6);
     expect(total / seconds).toBeLessThan(10);
     expect(records.calls.putRecords ?? 0).toBe(0);
-    // Nothing to do: one project listing and one bucket listing per project, per pass.
+    // Nothing to do: one project listing and one bucket listing per project, per pass; and
+    // the sweep for orphaned jobs once at the first pass (one page of jobs per project: each
+    // holds fewer than a page), then not again within its 5-minute interval.
     expect(Object.keys(objects.calls).sort()).toEqual(['list']);
-    expect(Object.keys(control.calls).sort()).toEqual(['listProjects']);
+    expect(Object.keys(control.calls).sort()).toEqual(['listJobs', 'listProjects']);
     expect(control.calls.listProjects).toBeLessThanOrEqual(6);
+    expect(control.calls.listJobs).toBe(3);
     // An idle poller sleeps: far below one core.
     expect((cpu.user + cpu.system) / 1000 / (seconds * 1000)).toBeLessThan(0.5);
   });
