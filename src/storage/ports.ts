@@ -11,7 +11,6 @@ import type {
 import type { StoredModel } from '../domain/record-model.js';
 import type { QuarantineEntry, QuarantineFilter } from '../quality/quarantine/quarantine-entry.js';
 import type { ExportJob } from '../export/export-job.js';
-import type { ExportJob } from '../export/export-job.js';
 import type { CatalogField, FieldBatch, FieldChange } from '../quality/catalog/field-catalog.js';
 
 /**
@@ -231,37 +230,12 @@ export interface ExportJobStore {
    * it when the job is finished; false when the lease was lost.
    */
   saveExport(job: ExportJob, owner: string, leaseMs: number, now: number): Promise<boolean>;
-}
-
-/**
- * Export jobs, their own item type in the control store (a table in SQLite, items under
- * `export#<project>` in the DynamoDB control table), leased like file jobs.
- */
-export interface ExportJobStore {
-  /** Creates the job; false when one with its id exists. */
-  createExport(job: ExportJob): Promise<boolean>;
-  getExport(projectId: string, id: string): Promise<ExportJob | null>;
-  /** Newest first. */
-  listExports(projectId: string, options: { limit: number; after?: string }): Promise<Page<ExportJob>>;
-  /** The oldest queued or running export of the project (jobs of a project run one at a time, in order). */
-  nextUnfinishedExport(projectId: string): Promise<ExportJob | null>;
-  /**
-   * Takes the lease of an unfinished job whose lease is free, expired or already `owner`'s
-   * (a conditional write); returns the job as claimed, or null.
-   */
-  claimExport(projectId: string, id: string, owner: string, leaseMs: number, now: number): Promise<ExportJob | null>;
-  /**
-   * Stores the job's state while `owner` holds its lease, extending the lease, or dropping
-   * it when the job is finished; false when the lease was lost.
-   */
-  saveExport(job: ExportJob, owner: string, leaseMs: number, now: number): Promise<boolean>;
   /** Removes every export job of the project (a project deletion; its objects go with the bucket). */
   deleteExports(projectId: string): Promise<void>;
 }
 
 export interface ControlStore extends JobStore {
   readonly quarantine: QuarantineStore;
-  readonly exports: ExportJobStore;
   readonly exports: ExportJobStore;
   readonly catalog: FieldCatalogStore;
   ensureTable(): Promise<void>;
