@@ -230,6 +230,16 @@ describe.each(MODES)('field catalog and drift (%s mode)', (mode) => {
     expect(receiver.received.length).toBe(alertsBefore);
   });
 
+  it('removes the catalog with its project', async () => {
+    const p = await createProjectWithKey(t, 'fc-gone');
+    await request(t.app).post(`/v1/projects/${p.id}/records`).set(p.auth).send({ a: 1 }).expect(200);
+    expect(await storedCatalog(p)).toHaveLength(1);
+    const res = await request(t.app).delete(`/v1/projects/${p.id}`).query({ confirm: p.id }).set(t.admin);
+    expect(res.status, res.text).toBe(202);
+    await expect.poll(() => t.storage.control.getProject(p.id), { timeout: 15_000 }).toBeNull();
+    expect(await storedCatalog(p)).toEqual([]);
+  });
+
   it('refuses bad listing requests and a bad driftAlerts setting, and changes nothing', async () => {
     const p = await createProjectWithKey(t, 'fc-bad');
     await request(t.app).post(`/v1/projects/${p.id}/records`).set(p.auth).send({ a: 1, b: 2, c: 3 }).expect(200);
