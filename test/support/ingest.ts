@@ -181,9 +181,11 @@ export async function uploadFile(
   name: string,
   body: Buffer | string,
   contentType = 'application/octet-stream',
+  query: Record<string, string> = {},
 ): Promise<{ fileId: string; jobId: string; bytes: number }> {
   const res = await request(t.app)
     .put(`/v1/projects/${p.id}/files/${encodeURIComponent(name)}`)
+    .query(query)
     .set(p.auth)
     .set('Content-Type', contentType)
     // Bytes as they are: superagent would otherwise JSON-encode a Buffer sent as application/json.
