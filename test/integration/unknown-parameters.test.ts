@@ -80,10 +80,10 @@ describe('unknown query parameters', () => {
       .set(p.auth)
       .set('Content-Type', 'text/csv')
       .send('a,b\n1,2\n');
-    expectUnknown(res, 'overwrite', 'takes no query parameters');
+    expectUnknown(res, 'overwrite', 'this route accepts: force.');
     expect(await storedJobCount(t, p)).toBe(before);
     const multipart = await request(t.app).post(`/v1/projects/${p.id}/files?x=1`).set(p.auth).attach('file', Buffer.from('a\n1\n'), 'a.csv');
-    expectUnknown(multipart, 'x', 'takes no query parameters');
+    expectUnknown(multipart, 'x', 'this route accepts: force.');
     expect(await storedJobCount(t, p)).toBe(before);
   });
 
