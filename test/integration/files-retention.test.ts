@@ -2,6 +2,8 @@
 // aws mode, a bounded periodic sweep in embedded mode; the files list shows an expired file
 // without a download, and its download answers 410 file_expired.
 import { S3Client } from '@aws-sdk/client-s3';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,15 +80,60 @@ describe('processed/ retention on the S3 emulator (aws)', () => {
     try {
       await store.ensureBucket(bucket);
       await store.ensureBucket(bucket);
-      // The emulator has no lifecycle support: the bucket is usable, and each ensure says so in the log.
-      for (const warning of warnings) expect(warning).toMatchObject({ event: 'bucket_lifecycle_unsupported', bucket, error: 'NotImplemented' });
-      expect(warnings.length === 0 || warnings.length === 2).toBe(true);
+      // The emulator takes the configuration (and keeps no rules, so expiry itself cannot be
+      // seen here): no warning.
+      expect(warnings).toEqual([]);
       await store.putStream(bucket, 'processed/x/a.csv', Readable.from([Buffer.from('a\n')]));
       expect(await store.head(bucket, 'processed/x/a.csv')).not.toBeNull();
     } finally {
       while ((await store.emptyBucket(bucket)) > 0);
       await store.deleteBucket(bucket);
       client.destroy();
+    }
+  });
+});
+
+describe('processed/ retention on an S3 endpoint without lifecycle support', () => {
+  /** An S3 endpoint that answers every lifecycle call with `status` and `code`, and buckets as existing. */
+  async function endpointAnswering(status: number, code: string) {
+    const server = http.createServer((req, res) => {
+      req.resume();
+      if (req.url?.includes('?lifecycle')) {
+        res.writeHead(status, { 'Content-Type': 'application/xml' });
+        res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>not here</Message></Error>`);
+      } else {
+        res.writeHead(200).end();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const client = new S3Client({ region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, forcePathStyle: true, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+    return { client, close: () => { client.destroy(); return new Promise<void>((resolve) => server.close(() => resolve())); } };
+  }
+
+  it('NotImplemented: the bucket is ensured and the log says plainly that nothing expires there', async () => {
+    const s3 = await endpointAnswering(501, 'NotImplemented');
+    const warnings: Record<string, unknown>[] = [];
+    try {
+      const store = new S3ObjectStore(s3.client, 'us-east-1', 'probe', { processedRetentionDays: 30, onWarning: (message, fields) => warnings.push({ message, ...fields }) });
+      await store.ensureBucket('no-lifecycle-here');
+      expect(warnings).toEqual([
+        expect.objectContaining({ event: 'bucket_lifecycle_unsupported', bucket: 'no-lifecycle-here', error: 'NotImplemented', message: expect.stringContaining('processed/ objects are kept') }),
+      ]);
+    } finally {
+      await s3.close();
+    }
+  });
+
+  it('any other refusal (AccessDenied) fails the ensure, so a project is not created without its rule', async () => {
+    const s3 = await endpointAnswering(403, 'AccessDenied');
+    const warnings: unknown[] = [];
+    try {
+      const store = new S3ObjectStore(s3.client, 'us-east-1', 'probe', { processedRetentionDays: 30, onWarning: (m) => warnings.push(m) });
+      await expect(store.ensureBucket('denied')).rejects.toBeTruthy();
+      expect(warnings).toEqual([]);
+    } finally {
+      await s3.close();
     }
   });
 });
