@@ -1,7 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { IndexEntry, KeyedParts, StoredRecord } from '../../domain/model.js';
-import { indexAttributes } from './dynamo-index-keys.js';
-import { updatedAttributes } from './dynamo-updated-index.js';
+import { indexAttributes, updatedAttributes } from './dynamo-index-keys.js';
 
 type Item = Record<string, AttributeValue>;
 

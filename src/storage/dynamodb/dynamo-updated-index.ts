@@ -2,7 +2,6 @@ import {
   DescribeTableCommand,
   QueryCommand,
   type AttributeDefinition,
-  type AttributeValue,
   type DynamoDBClient,
   type GlobalSecondaryIndex,
 } from '@aws-sdk/client-dynamodb';
@@ -10,7 +9,7 @@ import type { StoredRecord } from '../../domain/model.js';
 import { errors } from '../../errors.js';
 import type { RecordPage, UpdatedSinceQuery } from '../ports.js';
 import { guard } from '../sdk-errors.js';
-import { SEPARATOR } from './dynamo-index-keys.js';
+import { DAY_ATTR, SEPARATOR, SORT_ATTR } from './dynamo-index-keys.js';
 import { fromItem } from './dynamo-record-items.js';
 
 /**
@@ -25,8 +24,6 @@ import { fromItem } from './dynamo-record-items.js';
  * an export may appear in the next incremental one.
  */
 export const UPDATED_INDEX = 'upd';
-const DAY_ATTR = 'ud';
-const SORT_ATTR = 'us';
 const DAY_MS = 86_400_000;
 
 export function updatedIndexDefinition(): { attributes: AttributeDefinition[]; index: GlobalSecondaryIndex } {
@@ -44,11 +41,6 @@ export function updatedIndexDefinition(): { attributes: AttributeDefinition[]; i
       Projection: { ProjectionType: 'ALL' },
     },
   };
-}
-
-/** The item attributes that place a record in the write-time index. */
-export function updatedAttributes(record: StoredRecord): Record<string, AttributeValue> {
-  return { [DAY_ATTR]: { S: record.ingestedAt.slice(0, 10) }, [SORT_ATTR]: { S: `${record.ingestedAt}${SEPARATOR}${record.id}` } };
 }
 
 /** 409 indexes_unavailable for a table made before the write-time index existed. */
