@@ -105,10 +105,11 @@ describe('migrating a data directory of the earlier release', () => {
     const wrongProject = await call(base, 'GET', '/v1/projects/legacy-zeta/records', { 'x-api-key': acmeKey });
     expect(wrongProject.status).toBe(403);
 
-    // The job, as it finished under the earlier release.
+    // The job, as it finished under the earlier release; the view now also says that it
+    // repeats no earlier file (`duplicateOf`, which the earlier release did not know).
     const job = await call(base, 'GET', `/v1/projects/legacy-acme/jobs/${manifest.job.id}`, { 'x-api-key': acmeKey });
     expect(job.status).toBe(200);
-    expect(job.json).toEqual(manifest.job);
+    expect(job.json).toEqual({ ...manifest.job, duplicateOf: null });
 
     // The idempotency claim came along: the same key with another body is refused.
     const reused = await call(
