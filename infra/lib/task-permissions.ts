@@ -35,8 +35,11 @@ export const DYNAMODB_ACTIONS = [
   'dynamodb:UpdateTimeToLive',
 ] as const;
 
-/** Bucket-level actions; ListBucket covers HeadBucket and ListObjectsV2. */
-export const S3_BUCKET_ACTIONS = ['s3:ListBucket'] as const;
+/**
+ * Bucket-level actions; ListBucket covers HeadBucket and ListObjectsV2. PutLifecycleConfiguration
+ * is how a project bucket gets its rules (processed/ retention, incomplete multipart uploads).
+ */
+export const S3_BUCKET_ACTIONS = ['s3:ListBucket', 's3:PutLifecycleConfiguration'] as const;
 
 /**
  * Object-level actions. PutObject covers the multipart Create/UploadPart/Complete calls

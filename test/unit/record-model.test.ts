@@ -31,7 +31,7 @@ describe('parseRecordModel', () => {
   });
 
   it('fills the defaults', () => {
-    expect(parseRecordModel({ key: { fields: ['email'] } })).toEqual({ key: { fields: ['email'] }, merge: 'merge', indexes: [], rules: [], onInvalid: 'reject' });
+    expect(parseRecordModel({ key: { fields: ['email'] } })).toEqual({ key: { fields: ['email'] }, merge: 'merge', indexes: [], rules: [], onInvalid: 'reject', driftAlerts: false });
   });
 });
 
