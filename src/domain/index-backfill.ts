@@ -1,6 +1,6 @@
 import { ulid } from 'ulid';
 import { parseJsonExact } from './json-text.js';
-import { queuedJobState, type IndexEntry, type JobItem, type ProjectItem, type StoredRecord } from './model.js';
+import { objectlessJob, type IndexEntry, type JobItem, type ProjectItem, type StoredRecord } from './model.js';
 import { indexEntriesOf, type StoredModel } from './record-model.js';
 import type { ControlStore, RecordStore } from '../storage/ports.js';
 
@@ -42,20 +42,7 @@ export class IndexBackfill {
   async start(project: ProjectItem, model: StoredModel): Promise<{ job: JobItem; done: Promise<void> }> {
     const at = new Date(this.now()).toISOString();
     const id = ulid();
-    const job: JobItem = {
-      id,
-      projectId: project.id,
-      fileId: id,
-      fileName: BACKFILL_JOB_NAME,
-      bucket: project.bucketName,
-      objectKey: '',
-      etag: `model-v${model.version}`,
-      ...queuedJobState(),
-      bytesTotal: 0,
-      notices: [`Indexes ${model.indexes.join(', ')} (model version ${model.version}).`],
-      createdAt: at,
-      updatedAt: at,
-    };
+    const job = objectlessJob(project, id, at, { name: BACKFILL_JOB_NAME, etag: `model-v${model.version}`, notice: `Indexes ${model.indexes.join(', ')} (model version ${model.version}).` });
     await this.control.createJob(job);
     const claimed = await this.control.claimJob(project.id, id, this.owner, LEASE_MS);
     const done = claimed ? this.run(project, claimed, model) : Promise.resolve();

@@ -140,6 +140,28 @@ export function queuedJobState() {
   };
 }
 
+/**
+ * A job that reads no uploaded object (an index backfill, a project deletion, a quarantine
+ * replay): listed with the file jobs under `name` where they show a file name, queued, with
+ * `etag` naming what it works from. Its file id is its own id.
+ */
+export function objectlessJob(project: Pick<ProjectItem, 'id' | 'bucketName'>, id: string, at: string, job: { name: string; etag: string; notice: string }): JobItem {
+  return {
+    id,
+    projectId: project.id,
+    fileId: id,
+    fileName: job.name,
+    bucket: project.bucketName,
+    objectKey: '',
+    etag: job.etag,
+    ...queuedJobState(),
+    bytesTotal: 0,
+    notices: [job.notice],
+    createdAt: at,
+    updatedAt: at,
+  };
+}
+
 export type JobOutcome = JobProgress &
   Pick<JobItem, 'status' | 'objectKey' | 'errorReportKey' | 'failure'> &
   Partial<Pick<JobItem, 'duplicateOf'>>;

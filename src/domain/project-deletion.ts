@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ulid } from 'ulid';
 import { errors } from '../errors.js';
 import type { ApiKeyService } from './api-keys.service.js';
-import { queuedJobState, type JobItem, type JobProgress, type ProjectItem } from './model.js';
+import { objectlessJob, type JobItem, type JobProgress, type ProjectItem } from './model.js';
 import type { ProjectService } from './projects.service.js';
 import type { ControlStore, ObjectStore, RecordStore } from '../storage/ports.js';
 
@@ -47,20 +47,11 @@ export class ProjectDeletion {
     if (project.deletion !== undefined) return this.existing(project);
     const at = new Date(this.now()).toISOString();
     const id = ulid();
-    const job: JobItem = {
-      id,
-      projectId: project.id,
-      fileId: id,
-      fileName: DELETION_JOB_NAME,
-      bucket: project.bucketName,
-      objectKey: '',
+    const job = objectlessJob(project, id, at, {
+      name: DELETION_JOB_NAME,
       etag: 'deletion',
-      ...queuedJobState(),
-      bytesTotal: 0,
-      notices: [`Deletes the records table ${project.tableName} and the bucket ${project.bucketName}.`],
-      createdAt: at,
-      updatedAt: at,
-    };
+      notice: `Deletes the records table ${project.tableName} and the bucket ${project.bucketName}.`,
+    });
     await this.control.createJob(job);
     const marked = await this.control.updateProject(project.id, { deletion: { jobId: id, requestedAt: at } });
     if (!marked) {

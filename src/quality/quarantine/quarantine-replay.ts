@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ulid } from 'ulid';
 import { writeKeyedChanges } from '../../domain/keyed-records.js';
-import { queuedJobState, type JobItem, type JobProgress, type ProjectItem, type RowError, type StoredRecord } from '../../domain/model.js';
+import { objectlessJob, type JobItem, type JobProgress, type ProjectItem, type RowError, type StoredRecord } from '../../domain/model.js';
 import { isKeyed } from '../../domain/record-model.js';
 import { errors } from '../../errors.js';
 import { keyRecordStep } from '../../ingest/pipeline/key-record.js';
@@ -63,20 +63,11 @@ export class QuarantineReplay {
       const at = new Date(this.now()).toISOString();
       const id = ulid();
       const filters = [filter.jobId && `job ${filter.jobId}`, filter.code && `code ${filter.code}`].filter(Boolean).join(', ');
-      const job: JobItem = {
-        id,
-        projectId: project.id,
-        fileId: id,
-        fileName: REPLAY_JOB_NAME,
-        bucket: project.bucketName,
-        objectKey: '',
+      const job = objectlessJob(project, id, at, {
+        name: REPLAY_JOB_NAME,
         etag: `model-v${project.model?.version ?? 0}`,
-        ...queuedJobState(),
-        bytesTotal: 0,
-        notices: [`Replays ${filters || 'every quarantined row'} through model version ${project.model?.version ?? 'none'}.`],
-        createdAt: at,
-        updatedAt: at,
-      };
+        notice: `Replays ${filters || 'every quarantined row'} through model version ${project.model?.version ?? 'none'}.`,
+      });
       await this.control.createJob(job);
       const claimed = await this.control.claimJob(project.id, id, this.owner, this.leaseMs);
       if (!claimed) throw errors.replayInProgress();
