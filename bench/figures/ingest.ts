@@ -55,6 +55,8 @@ let sequence = 0;
 
 export interface IntakeIngest {
   seconds: number;
+  /** CPU seconds the server spent from the upload's start to the job's end (all its threads). */
+  cpuSeconds: number;
   peakRssMiB: number;
   peakAnonMiB: number;
   /** The embedded database once the job has finished, the server still running: intake.db and intake.db-wal. */
@@ -106,8 +108,10 @@ export async function intakeIngest(
     const size = (await fs.stat(file)).size;
     const peak = server.peakRss();
     peak.start();
+    const cpuAtStart = server.cpuSeconds();
     const up = await server.uploadFile(project, file, size);
     const job = await server.waitForJob(project, up.jobId);
+    const cpuSeconds = server.cpuSeconds() - cpuAtStart;
     const peakRssMiB = peak.stop();
     if (job.status !== 'succeeded' || job.recordsWritten !== rows) {
       throw new Error(`ingest of ${path.basename(file)} ended ${job.status} with ${job.recordsWritten}/${rows} records: ${JSON.stringify(job).slice(0, 600)}`);
@@ -116,7 +120,7 @@ export async function intakeIngest(
     // WAL, and a running service's footprint includes it.
     const db = path.join(dataDir, 'intake.db');
     const [dbBytes, walBytes] = await Promise.all([fileBytes(db), fileBytes(`${db}-wal`)]);
-    return { seconds: jobMs(job) / 1000, peakRssMiB, peakAnonMiB: peak.anonPeak(), dbBytes, walBytes, dataDir, project };
+    return { seconds: jobMs(job) / 1000, cpuSeconds, peakRssMiB, peakAnonMiB: peak.anonPeak(), dbBytes, walBytes, dataDir, project };
   } finally {
     await server.stop();
     if (!keep) await fs.rm(dataDir, { recursive: true, force: true });

@@ -41,6 +41,9 @@ export async function keyedFigures(options: BenchOptions, results: Results): Pro
       keyedPeakAnonMiB: keyed.peakAnonMiB,
       plainPeakAnonMiB: plain.peakAnonMiB,
       ratio: plain.seconds / keyed.seconds,
+      plainCpuSeconds: plain.cpuSeconds,
+      keyedCpuSeconds: keyed.cpuSeconds,
+      cpuRatio: plain.cpuSeconds / keyed.cpuSeconds,
     });
   }
   const m = (k: string) => median(runs.map((r) => r[k]!));
@@ -51,6 +54,7 @@ export async function keyedFigures(options: BenchOptions, results: Results): Pro
     detail:
       `${rowsLabel(rows)} rows, ${fmt(customers)} customers (merge, key Email trimmed and lowercased, index Country): ` +
       `keyed ${fmt(m('keyedRowsPerSecond'))} rows/s, unkeyed ${fmt(m('plainRowsPerSecond'))} rows/s; ` +
+      `server CPU keyed ${fmt(m('keyedCpuSeconds'))} s, unkeyed ${fmt(m('plainCpuSeconds'))} s (ratio ${fmt(m('cpuRatio'))}); ` +
       `peak anonymous RSS keyed ${fmt(m('keyedPeakAnonMiB'))} MiB, unkeyed ${fmt(m('plainPeakAnonMiB'))} MiB`,
     target: '>= 0.5',
     pass: m('ratio') >= 0.5,

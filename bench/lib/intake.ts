@@ -1,7 +1,7 @@
 // The Intake server under test: the real entry point, spawned as a child process on a
 // fresh data directory, driven over HTTP as a client would.
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
@@ -44,6 +44,9 @@ export interface UploadResult {
   /** Milliseconds from the first byte sent to the 202. */
   ms: number;
 }
+
+/** USER_HZ, the unit of /proc/<pid>/stat times: 100 on every Linux architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
@@ -99,6 +102,18 @@ export class IntakeServer {
 
   peakRss(): PeakRss {
     return new PeakRss(this.pid);
+  }
+
+  /**
+   * CPU seconds the server has used so far (user + system, all its threads), from
+   * /proc/<pid>/stat. A ratio of two of these is steadier than one of wall times when
+   * other work shares the machine.
+   */
+  cpuSeconds(): number {
+    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
   }
 
   async stop(): Promise<void> {
