@@ -16,6 +16,7 @@ import { registerQuarantineRoutes } from './http/routes/quarantine.routes.js';
 import { registerFieldCatalogRoutes } from './http/routes/field-catalog.routes.js';
 import { registerModelPreviewRoutes } from './http/routes/model-preview.routes.js';
 import { registerRecordRoutes } from './http/routes/records.routes.js';
+import { registerSessionRoutes } from './http/routes/session.routes.js';
 import { registerSystemRoutes } from './http/routes/system.routes.js';
 import type { Logger } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
@@ -54,6 +55,7 @@ export function createApp(deps: AppDeps): IntakeApp {
     lifecycle: deps.lifecycle ?? { accepting: () => true },
     guards: createAuthMiddleware({
       auth: deps.services.auth,
+      sessions: deps.services.sessions,
       limits: createRateLimits({
         config: deps.config.rateLimit,
         counters: deps.storage.rateCounters,
@@ -68,6 +70,10 @@ export function createApp(deps: AppDeps): IntakeApp {
         event: 'audit',
         action,
         actor: res.locals.principal?.kind ?? 'anonymous',
+        // Which admin: the token holder, or the person a session or zero-trust assertion names.
+        admin: res.locals.principal?.kind === 'admin'
+          ? { id: res.locals.principal.id, name: res.locals.principal.name, via: res.locals.principal.via }
+          : undefined,
         ip: req.ip,
         requestId: res.locals.requestId,
         at: new Date().toISOString(),
@@ -106,6 +112,7 @@ export function createApp(deps: AppDeps): IntakeApp {
   registerQuarantineRoutes(routes, routeDeps);
   registerFieldCatalogRoutes(routes, routeDeps);
   registerSystemRoutes(routes, routeDeps);
+  registerSessionRoutes(routes, routeDeps);
   app.use(routes);
   Object.defineProperty(app, 'routes', { value: routes });
 

@@ -66,6 +66,12 @@ export const errors = {
     new AppError(401, 'unauthenticated', message),
   adminRequired: () =>
     new AppError(401, 'unauthenticated', 'A valid admin token is required for this route.'),
+  sessionExpired: () =>
+    new AppError(401, 'session_expired', 'The console session has expired; sign in again.'),
+  csrfFailed: () =>
+    new AppError(403, 'csrf_failed', 'A request authenticated by a session or a zero-trust assertion must carry the X-CSRF-Token of that session.'),
+  adminNotAllowed: () =>
+    new AppError(403, 'admin_not_allowed', 'This identity is not on the admin allowlist.'),
   keyNotForProject: () =>
     new AppError(403, 'key_not_for_project', 'This API key belongs to another project.'),
   insufficientScope: (scope: string) =>

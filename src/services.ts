@@ -1,6 +1,7 @@
 import type { Config } from './config.js';
 import { ApiKeyService } from './domain/api-keys.service.js';
 import { AuthService } from './domain/auth.service.js';
+import { SessionService } from './domain/session.service.js';
 import { CursorCodec } from './domain/cursor.js';
 import { HealthService } from './domain/health.service.js';
 import { JobService } from './domain/jobs.service.js';
@@ -24,6 +25,8 @@ export interface Services {
   projects: ProjectService;
   keys: ApiKeyService;
   auth: AuthService;
+  /** Console sessions and their CSRF tokens, keyed from the admin token. */
+  sessions: SessionService;
   records: RecordService;
   models: RecordModelService;
   /** Index backfills: started by a model change, resumed by the poller when their worker died. */
@@ -58,6 +61,7 @@ export function createServices(
     projects,
     keys,
     auth: new AuthService(adminToken, keys, projects),
+    sessions: new SessionService(adminToken),
     records,
     models: new RecordModelService(storage.control, storage.records, projects, backfill),
     backfill,

@@ -4,9 +4,10 @@ import { keyIdOf, secretMatcher, type ApiKeyService } from './api-keys.service.j
 import { addressAllowed } from './ip-allowlist.js';
 import type { ApiKeyItem, ProjectItem, Scope } from './model.js';
 import type { ProjectService } from './projects.service.js';
+import { TOKEN_ADMIN, type AdminIdentity } from './session.service.js';
 
-/** Who is calling: the admin, or the holder of one API key. */
-export type Principal = { kind: 'admin' } | { kind: 'key'; key: ApiKeyItem };
+/** Who is calling: an admin (named, for audit events), or the holder of one API key. */
+export type Principal = ({ kind: 'admin' } & AdminIdentity) | { kind: 'key'; key: ApiKeyItem };
 
 /** Why a request was refused, as counted in metrics and written in the log. */
 export type AuthFailureReason =
@@ -16,7 +17,11 @@ export type AuthFailureReason =
   | 'invalid_key'
   | 'other_project'
   | 'ip_not_allowed'
-  | 'insufficient_scope';
+  | 'insufficient_scope'
+  | 'invalid_session'
+  | 'session_expired'
+  | 'invalid_assertion'
+  | 'admin_not_allowed';
 
 export interface AuthRefusal {
   ok: false;
@@ -63,7 +68,12 @@ export class AuthService {
   authorizeAdmin(token: string | undefined): AdminDecision {
     if (token === undefined) return { ok: false, reason: 'missing_admin_token', error: errors.adminRequired() };
     if (!this.isAdminToken(token)) return { ok: false, reason: 'wrong_admin_token', error: errors.adminRequired() };
-    return { ok: true, principal: { kind: 'admin' } };
+    return { ok: true, principal: { kind: 'admin', ...TOKEN_ADMIN } };
+  }
+
+  /** An admin already identified by a session or a zero-trust assertion acts on any project. */
+  async adminOnProject(admin: AdminIdentity, projectId: string): Promise<ProjectDecision> {
+    return { ok: true, principal: { kind: 'admin', ...admin }, project: await this.projects.get(projectId) };
   }
 
   async authorizeProject(request: ProjectAccessRequest): Promise<ProjectDecision> {
@@ -72,7 +82,7 @@ export class AuthService {
       return { ok: false, reason: 'missing_credential', error: errors.unauthenticated() };
     }
     if (this.isAdminToken(credential)) {
-      return { ok: true, principal: { kind: 'admin' }, project: await this.projects.get(projectId) };
+      return this.adminOnProject(TOKEN_ADMIN, projectId);
     }
     const keyId = keyIdOf(credential);
     let key: ApiKeyItem;

@@ -1,5 +1,6 @@
 import type { Principal } from '../domain/auth.service.js';
 import type { ProjectItem } from '../domain/model.js';
+import type { AmbientAdmin } from './middleware/auth.js';
 
 export type { Principal };
 
@@ -11,6 +12,8 @@ declare global {
       principal?: Principal;
       project?: ProjectItem;
       projectId?: string;
+      /** Set when a session cookie or a zero-trust assertion authenticated the request. */
+      ambientAdmin?: AmbientAdmin;
     }
   }
 }

@@ -201,6 +201,10 @@ describe('openapi.yaml as a document', () => {
         const expected = op.path === '/metrics' ? [{}, { metricsToken: [] }] : [];
         if (JSON.stringify(security) !== JSON.stringify(expected)) problems.push(`${opName(op)}: system routes take no credential`);
         if (op.path === '/metrics' && !responses['401']) problems.push(`${opName(op)}: 401 not documented`);
+      } else if (op.path === '/v1/session') {
+        // Signing in and out take no credential (the token is the body); reading the session takes its cookie.
+        const expected = op.method === 'get' ? [{ sessionCookie: [] }] : [];
+        if (JSON.stringify(security) !== JSON.stringify(expected)) problems.push(`${opName(op)}: the session routes' own security`);
       } else if (ADMIN_PATHS.has(op.path)) {
         if (JSON.stringify(security) !== JSON.stringify([{ adminToken: [] }])) problems.push(`${opName(op)}: admin token only`);
         if (!responses['401']) problems.push(`${opName(op)}: 401 not documented`);

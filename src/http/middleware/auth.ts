@@ -1,12 +1,19 @@
 import type { NextFunction, Request, Response } from 'express';
-import type { AuthRefusal, AuthService } from '../../domain/auth.service.js';
+import type { AdminDecision, AuthRefusal, AuthService } from '../../domain/auth.service.js';
 import type { Scope } from '../../domain/model.js';
+import { TOKEN_ADMIN, type AdminIdentity, type SessionService } from '../../domain/session.service.js';
+import type { ZeroTrustAssertion, ZeroTrustService } from '../../domain/zero-trust.service.js';
+import { errors } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { RateLimits } from './rate-limit.js';
+import { sessionCookieOf } from './session-cookie.js';
 
 export interface AuthMiddlewareDeps {
   auth: AuthService;
+  sessions: SessionService;
+  /** Absent or unconfigured: zero-trust headers are ignored (never trusted unverified). */
+  zeroTrust?: ZeroTrustService;
   limits: RateLimits;
   logger: Logger;
   metrics: Metrics;
@@ -19,15 +26,30 @@ function bearer(req: Request): string | undefined {
   return match?.[1];
 }
 
+/** Methods that change state need the CSRF token when the credential is ambient (a cookie, a proxy's header). */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** The session a request authenticated by a cookie or an assertion acts in (its CSRF token derives from `sid`). */
+export interface AmbientAdmin {
+  admin: AdminIdentity;
+  sid: string;
+  by: 'session' | 'assertion';
+  expiresAt?: Date;
+}
+
 /**
  * The HTTP side of authentication: reads the credential from the headers, asks the auth
  * service for a decision and enforces it, with the rate limits that guard it in plain
  * sight: an address that has failed too often is refused (429) before its credential is
  * looked at, each failed authentication (401, or 403 for a key refused) counts against the
  * address, and a request made with an API key counts against that key's limit.
+ * Explicit credentials (Authorization, X-API-Key) come first and need no CSRF token: a
+ * browser never adds them by itself. Without one, the console's session cookie or a
+ * verified zero-trust assertion makes the caller the admin; both travel with every request
+ * the browser makes, so state-changing requests must also carry X-CSRF-Token.
  */
 export function createAuthMiddleware(deps: AuthMiddlewareDeps) {
-  const { auth, limits } = deps;
+  const { auth, limits, sessions, zeroTrust } = deps;
 
   const refuse = async (req: Request, res: Response, refusal: AuthRefusal): Promise<never> => {
     if (refusal.principal !== undefined) res.locals.principal = refusal.principal;
@@ -47,27 +69,84 @@ export function createAuthMiddleware(deps: AuthMiddlewareDeps) {
     throw refusal.error;
   };
 
+  const assertionOf = (req: Request): ZeroTrustAssertion | undefined =>
+    zeroTrust?.assertionOf({
+      cfAccess: req.get('cf-access-jwt-assertion'),
+      albOidc: req.get('x-amzn-oidc-data'),
+    });
+
+  /** The admin a session cookie or zero-trust assertion names; undefined when the request carries neither. */
+  const resolveAmbientAdmin = async (req: Request, res: Response): Promise<AmbientAdmin | undefined> => {
+    const cookie = sessionCookieOf(req);
+    const assertion = assertionOf(req);
+    if (cookie !== undefined) {
+      const check = sessions.verify(cookie);
+      if (check.ok) return { admin: check.session.admin, sid: check.session.sid, by: 'session', expiresAt: check.session.expiresAt };
+      // A stale cookie beside a valid assertion (the proxy signed the admin in again) is no reason to refuse.
+      if (assertion === undefined) {
+        const error = check.reason === 'session_expired' ? errors.sessionExpired() : errors.unauthenticated('The session cookie is not valid; sign in again.');
+        return refuse(req, res, { ok: false, reason: check.reason, error });
+      }
+    }
+    if (assertion === undefined || zeroTrust === undefined) return undefined;
+    const decision = await zeroTrust.verify(assertion);
+    if (!decision.ok) return refuse(req, res, decision);
+    // Without a cookie, the CSRF token of an assertion-authenticated caller derives from its identity.
+    return { admin: decision.admin, sid: `zt:${decision.admin.via}:${decision.admin.id}`, by: 'assertion' };
+  };
+
+  const enforceCsrf = (req: Request, res: Response, ambient: AmbientAdmin): void => {
+    if (SAFE_METHODS.has(req.method)) return;
+    if (sessions.csrfMatches(ambient.sid, req.get('x-csrf-token'))) return;
+    deps.metrics.authFailures.inc({ reason: 'csrf_failed' });
+    deps.logger.warn('CSRF token missing or wrong', {
+      event: 'csrf_failed',
+      requestId: res.locals.requestId,
+      ip: req.ip,
+      adminId: ambient.admin.id,
+      path: req.path.slice(0, 200),
+    });
+    throw errors.csrfFailed();
+  };
+
+  /** Cookie or assertion: the admin, CSRF enforced; undefined when neither is present. */
+  const ambientAdminFor = async (req: Request, res: Response): Promise<AmbientAdmin | undefined> => {
+    const ambient = await resolveAmbientAdmin(req, res);
+    if (ambient === undefined) return undefined;
+    enforceCsrf(req, res, ambient);
+    res.locals.ambientAdmin = ambient;
+    return ambient;
+  };
+
   const requireAdmin = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     await limits.refuseThrottledAddress(req, res);
-    const decision = auth.authorizeAdmin(bearer(req));
+    const token = bearer(req);
+    if (token === undefined) {
+      const ambient = await ambientAdminFor(req, res);
+      if (ambient !== undefined) {
+        res.locals.principal = { kind: 'admin', ...ambient.admin };
+        return next();
+      }
+    }
+    const decision: AdminDecision = auth.authorizeAdmin(token);
     if (!decision.ok) return refuse(req, res, decision);
     res.locals.principal = decision.principal;
     next();
   };
 
-  /** For /v1/projects/:projectId/...: an admin token, or a key of that project holding one of `scopes`. */
+  /** For /v1/projects/:projectId/...: an admin (token, session, assertion), or a key of that project holding one of `scopes`. */
   const requireProject =
     (...scopes: Scope[]) =>
     async (req: Request, res: Response, next: NextFunction): Promise<void> => {
       const projectId = String(req.params.projectId);
       res.locals.projectId = projectId;
       await limits.refuseThrottledAddress(req, res);
-      const decision = await auth.authorizeProject({
-        credential: req.get('x-api-key') ?? bearer(req),
-        clientIp: req.ip,
-        projectId,
-        scopes,
-      });
+      const credential = req.get('x-api-key') ?? bearer(req);
+      const ambient = credential === undefined ? await ambientAdminFor(req, res) : undefined;
+      const decision =
+        ambient !== undefined
+          ? await auth.adminOnProject(ambient.admin, projectId)
+          : await auth.authorizeProject({ credential, clientIp: req.ip, projectId, scopes });
       if (!decision.ok) return refuse(req, res, decision);
       res.locals.principal = decision.principal;
       res.locals.project = decision.project;
@@ -75,7 +154,24 @@ export function createAuthMiddleware(deps: AuthMiddlewareDeps) {
       next();
     };
 
-  return { requireAdmin, requireProject };
+  /** POST /v1/session: the admin token in the body, refused and counted like any wrong credential. */
+  const signInWithToken = async (req: Request, res: Response, token: string | undefined): Promise<AdminIdentity> => {
+    const decision = auth.authorizeAdmin(token);
+    if (!decision.ok) return refuse(req, res, decision);
+    res.locals.principal = decision.principal;
+    return TOKEN_ADMIN;
+  };
+
+  /** GET /v1/session: the ambient admin (safe method, so no CSRF); 401 when there is none. */
+  const currentAdmin = async (req: Request, res: Response): Promise<AmbientAdmin> => {
+    await limits.refuseThrottledAddress(req, res);
+    const ambient = await ambientAdminFor(req, res);
+    if (ambient === undefined) throw errors.unauthenticated('No console session; sign in.');
+    res.locals.principal = { kind: 'admin', ...ambient.admin };
+    return ambient;
+  };
+
+  return { requireAdmin, requireProject, signInWithToken, currentAdmin, throttle: limits.refuseThrottledAddress };
 }
 
 export type AuthMiddleware = ReturnType<typeof createAuthMiddleware>;
