@@ -15,6 +15,11 @@ export default tseslint.config(
     },
   },
   {
+    // The web console runs in the browser, not in Node.
+    files: ['console/**'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     files: ['scripts/**', 'bench/**', 'test/**', 'src/main/**'],
     rules: { 'no-console': 'off' },
   },

@@ -79,6 +79,8 @@ function summarise(report, vitestExitCode) {
 const results = [];
 const steps = [
   ['typecheck', tools.tsc, ['-p', 'tsconfig.json', '--noEmit']],
+  // The console is browser code (DOM types, JSX) with its own compiler settings.
+  ['typecheck console', tools.tsc, ['-p', 'console/tsconfig.json']],
   ['lint', tools.eslint, ['.']],
   [
     'tests',

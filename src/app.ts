@@ -8,6 +8,7 @@ import { corsForOrigins, slowBodyGuard } from './http/middleware/hardening.js';
 import { createRateLimits } from './http/middleware/rate-limit.js';
 import { requestContext } from './http/middleware/request-context.js';
 import type { Lifecycle, RouteDeps } from './http/route-deps.js';
+import { consoleRouter } from './http/routes/console.routes.js';
 import { registerExportRoutes } from './http/routes/export.routes.js';
 import { registerExportJobRoutes } from './http/routes/export-jobs.routes.js';
 import { registerFileRoutes } from './http/routes/files.routes.js';
@@ -100,6 +101,7 @@ export function createApp(deps: AppDeps): IntakeApp {
   // CORS is off (no header at all) unless explicit origins are configured.
   if (deps.config.corsOrigins.length > 0) app.use(corsForOrigins(deps.config.corsOrigins));
 
+  app.use(consoleRouter());
   const routes = Router();
   // The router tries routes in this order; no two patterns overlap, so the busiest (record
   // pushes and reads, uploads) come first and pay for the fewest failed matches.
