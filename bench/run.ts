@@ -9,6 +9,7 @@ import { awsIngestFigures, ingestFigures, keptDataset, scalingFigures } from './
 import { keyedFigures } from './figures/keyed.js';
 import { pushFigures } from './figures/push.js';
 import { readFigures } from './figures/read.js';
+import { rulesFigures } from './figures/rules.js';
 import { uploadFigures } from './figures/upload.js';
 import { withEmulators } from './lib/emulators.js';
 import { benchOptions, wanted } from './lib/options.js';
@@ -31,6 +32,7 @@ const groups: [string, () => Promise<void>][] = [
   ['push', () => pushFigures(options, results)],
   ['read', () => readFigures(options, results)],
   ['keyed', () => keyedFigures(options, results)],
+  ['rules', () => rulesFigures(options, results)],
   ['aws', () => withEmulators((aws) => awsIngestFigures(options, results, aws))],
   ['baseline', () => baselineFigures(options, results)],
 ];

@@ -9,6 +9,7 @@
 //                          under bench/.data/, `npm ci` inside it) and print new rows/s over old
 //   BENCH_BASELINE_ROWS=100000  the baseline's CSV size (default 1M rows, 100k with BENCH_QUICK)
 //   BENCH_KEYED_ROWS=100000  the keyed group's CSV size (default 1M rows, 100k with BENCH_QUICK)
+//   BENCH_RULES_ROWS=100000  the rules group's CSV size (default 1M rows, 100k with BENCH_QUICK)
 import path from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { BENCH_DIR } from './children.js';
@@ -28,6 +29,8 @@ export interface BenchOptions {
   awsRows: number;
   /** Rows of the keyed-ingest CSV (a fifth as many customers). */
   keyedRows: number;
+  /** Rows of the messy CSV ingested with and without cleaning rules. */
+  rulesRows: number;
   pushSeconds: number;
   pushClients: number;
   readRows: number;
@@ -64,6 +67,7 @@ export function benchOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions
     formatRows: quick ? 20_000 : 100_000,
     awsRows: quick ? 10_000 : 100_000,
     keyedRows: Number(env.BENCH_KEYED_ROWS ?? (quick ? 100_000 : 1_000_000)),
+    rulesRows: Number(env.BENCH_RULES_ROWS ?? (quick ? 100_000 : 1_000_000)),
     pushSeconds: quick ? 3 : 6,
     pushClients: 16,
     readRows: quick ? 100_000 : 1_000_000,
