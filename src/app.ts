@@ -57,6 +57,7 @@ export function createApp(deps: AppDeps): IntakeApp {
     guards: createAuthMiddleware({
       auth: deps.services.auth,
       sessions: deps.services.sessions,
+      zeroTrust: deps.services.zeroTrust,
       limits: createRateLimits({
         config: deps.config.rateLimit,
         counters: deps.storage.rateCounters,

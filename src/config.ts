@@ -53,6 +53,37 @@ const originList = z
     return origins;
   });
 
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Where a zero-trust proxy publishes its signing keys: https, or http on a loopback host
+ * only (a test's own key server); a key fetched in clear over a network could be swapped.
+ */
+const keyServerUrl = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined || text === '') return undefined;
+    let url: URL | undefined;
+    try {
+      url = new URL(text);
+    } catch {
+      url = undefined;
+    }
+    const secure = url !== undefined && (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)));
+    if (url === undefined || !secure || url.search !== '' || url.hash !== '') {
+      ctx.addIssue({ code: 'custom', message: 'must be an https URL (http only for localhost) without query or fragment' });
+      return z.NEVER;
+    }
+    return url.origin + url.pathname.replace(/\/+$/, '');
+  });
+
+/** A comma-separated list, trimmed, empty entries dropped. */
+const commaList = z
+  .string()
+  .default('')
+  .transform((text): readonly string[] => Object.freeze(text.split(',').map((e) => e.trim()).filter((e) => e.length > 0)));
+
 const optionalUrl = z
   .string()
   .url()
@@ -177,6 +208,37 @@ const SETTINGS = {
    */
   shutdownDrainDelayMs: env('INTAKE_SHUTDOWN_DRAIN_DELAY_MS', int(0, 0, 60_000)),
   alertWebhookUrl: env('INTAKE_ALERT_WEBHOOK_URL', optionalUrl),
+  /**
+   * Zero-trust identity for the console and the admin API: Cloudflare Access (team domain +
+   * application audience) and/or an AWS ALB with OIDC (its ARN, the signer). Off when unset.
+   * Only identities in the email or group allowlist are admins.
+   */
+  zeroTrust: envGroup(
+    {
+      INTAKE_ACCESS_TEAM_DOMAIN: keyServerUrl,
+      INTAKE_ACCESS_AUDIENCE: z.string().optional(),
+      INTAKE_ALB_REGION: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1').optional(),
+      INTAKE_ALB_ARN: z.string().startsWith('arn:').optional(),
+      INTAKE_ALB_KEYS_URL: keyServerUrl,
+      INTAKE_ADMIN_EMAILS: commaList,
+      INTAKE_ADMIN_GROUPS: commaList,
+    },
+    (v) => ({
+      cloudflare:
+        v.INTAKE_ACCESS_TEAM_DOMAIN !== undefined && v.INTAKE_ACCESS_AUDIENCE
+          ? { teamDomain: v.INTAKE_ACCESS_TEAM_DOMAIN, audience: v.INTAKE_ACCESS_AUDIENCE }
+          : undefined,
+      alb:
+        v.INTAKE_ALB_ARN !== undefined && (v.INTAKE_ALB_KEYS_URL !== undefined || v.INTAKE_ALB_REGION !== undefined)
+          ? {
+              signer: v.INTAKE_ALB_ARN,
+              keysUrl: v.INTAKE_ALB_KEYS_URL ?? `https://public-keys.auth.elb.${v.INTAKE_ALB_REGION}.amazonaws.com`,
+            }
+          : undefined,
+      adminEmails: Object.freeze(v.INTAKE_ADMIN_EMAILS.map((e) => e.toLowerCase())),
+      adminGroups: v.INTAKE_ADMIN_GROUPS,
+    }),
+  ),
   aws: envGroup(
     {
       AWS_REGION: z.string().optional(),
@@ -258,6 +320,26 @@ function adminTokenProblems(storage: string | undefined, adminToken: string | un
   return problems;
 }
 
+/** Half a zero-trust setup would silently turn it off, and one without an allowlist would let any identity in. */
+function zeroTrustProblems(env: NodeJS.ProcessEnv): string[] {
+  const set = (name: string) => (env[name] ?? '').trim() !== '';
+  const problems: string[] = [];
+  if (set('INTAKE_ACCESS_TEAM_DOMAIN') !== set('INTAKE_ACCESS_AUDIENCE')) {
+    problems.push('INTAKE_ACCESS_TEAM_DOMAIN and INTAKE_ACCESS_AUDIENCE: set both for Cloudflare Access, or neither');
+  }
+  if (set('INTAKE_ALB_ARN') && !set('INTAKE_ALB_REGION') && !set('INTAKE_ALB_KEYS_URL')) {
+    problems.push('INTAKE_ALB_REGION: required with INTAKE_ALB_ARN (its public keys are per region)');
+  }
+  if ((set('INTAKE_ALB_REGION') || set('INTAKE_ALB_KEYS_URL')) && !set('INTAKE_ALB_ARN')) {
+    problems.push('INTAKE_ALB_ARN: required with INTAKE_ALB_REGION or INTAKE_ALB_KEYS_URL (the load balancer that signs)');
+  }
+  const enabled = set('INTAKE_ACCESS_TEAM_DOMAIN') || set('INTAKE_ALB_ARN');
+  if (enabled && !set('INTAKE_ADMIN_EMAILS') && !set('INTAKE_ADMIN_GROUPS')) {
+    problems.push('INTAKE_ADMIN_EMAILS or INTAKE_ADMIN_GROUPS: required with a zero-trust proxy (who among its users is an admin)');
+  }
+  return problems;
+}
+
 /**
  * Reads the configuration from the environment, once, at start. Every invalid variable is
  * listed in one error so a misconfigured task fails fast and says why.
@@ -266,7 +348,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
   // Checked on the raw values too, so the token is listed alongside any other bad variable.
   const rawToken = env.INTAKE_ADMIN_TOKEN === '' ? undefined : env.INTAKE_ADMIN_TOKEN;
-  const tokenProblems = adminTokenProblems(env.INTAKE_STORAGE, rawToken);
+  const tokenProblems = [...adminTokenProblems(env.INTAKE_STORAGE, rawToken), ...zeroTrustProblems(env)];
   if (!parsed.success) {
     throw new ConfigError([
       ...parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),

@@ -2,6 +2,7 @@ import type { Config } from './config.js';
 import { ApiKeyService } from './domain/api-keys.service.js';
 import { AuthService } from './domain/auth.service.js';
 import { SessionService } from './domain/session.service.js';
+import { JoseZeroTrust, type ZeroTrustService } from './domain/zero-trust.service.js';
 import { CursorCodec } from './domain/cursor.js';
 import { HealthService } from './domain/health.service.js';
 import { JobService } from './domain/jobs.service.js';
@@ -27,6 +28,8 @@ export interface Services {
   auth: AuthService;
   /** Console sessions and their CSRF tokens, keyed from the admin token. */
   sessions: SessionService;
+  /** Cloudflare Access / ALB OIDC identity, when configured. */
+  zeroTrust?: ZeroTrustService;
   records: RecordService;
   models: RecordModelService;
   /** Index backfills: started by a model change, resumed by the poller when their worker died. */
@@ -62,6 +65,7 @@ export function createServices(
     keys,
     auth: new AuthService(adminToken, keys, projects),
     sessions: new SessionService(adminToken),
+    zeroTrust: JoseZeroTrust.enabled(config.zeroTrust) ? new JoseZeroTrust(config.zeroTrust) : undefined,
     records,
     models: new RecordModelService(storage.control, storage.records, projects, backfill),
     backfill,

@@ -30,6 +30,8 @@ export interface AuthRefusal {
   error: AppError;
   /** The public id of a key-shaped credential, for the log; never the secret. */
   keyId?: string;
+  /** Why a zero-trust assertion was refused (the JOSE error code, or the identity not allowed), for the log. */
+  detail?: string;
   /** The key, when it was valid but not allowed here (the request is still logged as its). */
   principal?: Principal;
 }

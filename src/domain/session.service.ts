@@ -55,10 +55,15 @@ export class SessionService {
     this.csrfKey = createHmac('sha256', root).update('csrf v1').digest();
   }
 
-  /** A new session for `admin` and its cookie value; `issuedAt` defaults to now. */
-  issue(admin: AdminIdentity, issuedAt = this.now()): { session: Session; cookie: string } {
+  /**
+   * A new session for `admin` and its cookie value; `issuedAt` defaults to now. `sid` is
+   * random unless given: a session opened from a zero-trust assertion takes the identity's
+   * own (see the auth middleware), so its CSRF token also fits requests that carry only
+   * the assertion.
+   */
+  issue(admin: AdminIdentity, issuedAt = this.now(), sid = b64(randomBytes(18))): { session: Session; cookie: string } {
     const session: Session = {
-      sid: b64(randomBytes(18)),
+      sid,
       admin: { id: admin.id, name: admin.name, via: admin.via },
       expiresAt: new Date(issuedAt + SESSION_TTL_MS),
     };

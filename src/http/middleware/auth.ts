@@ -60,6 +60,7 @@ export function createAuthMiddleware(deps: AuthMiddlewareDeps) {
       requestId: res.locals.requestId,
       ip: req.ip,
       keyId: refusal.keyId,
+      detail: refusal.detail,
       path: req.path.slice(0, 200),
     });
     // Past the limit this fails with 429 instead of the refusal itself.
@@ -91,7 +92,8 @@ export function createAuthMiddleware(deps: AuthMiddlewareDeps) {
     if (assertion === undefined || zeroTrust === undefined) return undefined;
     const decision = await zeroTrust.verify(assertion);
     if (!decision.ok) return refuse(req, res, decision);
-    // Without a cookie, the CSRF token of an assertion-authenticated caller derives from its identity.
+    // The CSRF token of an assertion-authenticated caller derives from its identity, so that a
+    // client which keeps only the assertion (no cookie jar) can use the token GET /v1/session gave it.
     return { admin: decision.admin, sid: `zt:${decision.admin.via}:${decision.admin.id}`, by: 'assertion' };
   };
 

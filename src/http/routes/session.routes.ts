@@ -41,7 +41,7 @@ export function registerSessionRoutes(router: Router, deps: RouteDeps): void {
       return;
     }
     // A verified zero-trust assertion and no session yet: open one, as a token sign-in would.
-    const { session, cookie } = sessions.issue(ambient.admin);
+    const { session, cookie } = sessions.issue(ambient.admin, undefined, ambient.sid);
     setSessionCookie(req, res, cookie);
     audit(req, res, 'session_started', {});
     res.json(sessionView(session.admin, sessions.csrfToken(session.sid), session.expiresAt));
