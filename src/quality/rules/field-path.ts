@@ -13,7 +13,10 @@ export const splitPath = (path: string): FieldPath => path.split('.');
 const own = (o: object, key: string) => Object.prototype.hasOwnProperty.call(o, key);
 
 function define(o: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+  // Only `__proto__` is an accessor on Object.prototype: any other key assigned makes (or
+  // sets) an own data property, several times cheaper than defineProperty on every row.
+  if (key === '__proto__') Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+  else o[key] = value;
 }
 
 /** The value at a path, or undefined when some segment is missing. */
