@@ -95,6 +95,7 @@ export function createServices(
       partBytes: config.exportJobs.partBytes,
       leaseMs: config.poller.leaseMs,
       owner: `export-${process.pid}-${randomUUID()}`,
+      catalog: new FieldCatalogService(storage.control.catalog),
     }),
     quarantine: new QuarantineService(
       storage.control.quarantine,

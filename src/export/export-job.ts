@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { parseFieldPaths, parseSince } from './export-request.js';
+import type { ParquetColumn } from './parquet-schema.js';
 
-export type ExportJobFormat = 'ndjson' | 'csv';
+export type ExportJobFormat = 'ndjson' | 'csv' | 'parquet';
 export type ExportJobStatus = 'queued' | 'running' | 'succeeded' | 'failed';
 
 /** One finished part in the bucket, as the manifest lists it. */
@@ -36,6 +37,10 @@ export interface ExportJob {
   exhausted?: boolean;
   /** CSV columns (data paths), fixed when the job starts so every part has the same header. */
   columns?: string[][];
+  /** Parquet columns and their types, fixed when the job starts so every part has the same schema. */
+  parquetColumns?: ParquetColumn[];
+  /** Parquet: numbers rounded to a double, values whose type did not fit their column (all parts so far). */
+  conversions?: { roundedNumbers: number; unconverted: number };
   /** When the job first started reading records. */
   snapshotStartedAt?: string;
   failure?: { code: string; message: string };
@@ -68,14 +73,15 @@ export interface ExportJobRequest {
 
 /** The body of POST .../exports (shape checked by exportJobBodySchema), with the streamed export's rules. */
 export function parseExportJobRequest(parsed: z.infer<typeof exportJobBodySchema>): ExportJobRequest {
-  if (parsed.format !== 'ndjson' && parsed.format !== 'csv') {
-    throw new AppError(400, 'unknown_format', `Unknown export job format ${JSON.stringify(parsed.format.slice(0, 40))}; use ndjson or csv.`);
+  if (parsed.format !== 'ndjson' && parsed.format !== 'csv' && parsed.format !== 'parquet') {
+    throw new AppError(400, 'unknown_format', `Unknown export job format ${JSON.stringify(parsed.format.slice(0, 40))}; use ndjson, csv or parquet.`);
   }
   const fields = parsed.fields === undefined ? undefined : Array.isArray(parsed.fields) ? parsed.fields.join(',') : parsed.fields;
   const paths = parseFieldPaths(fields);
   return {
     format: parsed.format,
-    gzip: parsed.gzip ?? false,
+    // Parquet compresses inside the file (Snappy per column chunk): a gzip around it would only cost.
+    gzip: parsed.format === 'parquet' ? false : (parsed.gzip ?? false),
     since: parseSince(parsed.since),
     fields: paths?.map((path) => path.join('.')),
   };

@@ -12,6 +12,9 @@ import type { ExportJobStore, ObjectStore, Page } from '../storage/ports.js';
 import { exportJobErrors, type ExportJob, type ExportJobRequest } from './export-job.js';
 import { exportObjectKey, writeExportPart, type PartBounds } from './export-part.js';
 import { csvColumns, csvHeader, leafPaths, parseData } from './export-rows.js';
+import { writeParquetPart, type ParquetWrittenPart } from './parquet-part.js';
+import { FieldSeer, fieldsFromCatalog, parquetColumns, schemaElements, type ParquetColumn, type SeenField } from './parquet-schema.js';
+import type { CatalogField } from '../quality/catalog/field-catalog.js';
 
 export interface ExportJobOptions {
   partRecords: number;
@@ -21,6 +24,8 @@ export interface ExportJobOptions {
   leaseMs: number;
   owner: string;
   now?: () => number;
+  /** The project's field catalog: Parquet's columns and types without a first pass, when it knows the fields. */
+  catalog?: { list(project: ProjectItem, page: { limit: number; after?: string }): Promise<Page<CatalogField>> };
 }
 
 export const MANIFEST_NAME = 'manifest.json';
@@ -126,12 +131,28 @@ export class ExportJobs {
         job = { ...job, columns: job.fields?.map((name) => name.split('.')) ?? (await this.discoverColumns(project, job, stop)) };
         if (!(await save())) return false;
       }
+      if (job.format === 'parquet' && job.parquetColumns === undefined) {
+        job = { ...job, parquetColumns: parquetColumns(project, await this.discoverFields(project, job, stop)) };
+        if (!(await save())) return false;
+      }
       const columns = job.format === 'csv' ? csvColumns(isKeyed(project.model), job.columns ?? []) : undefined;
       const bounds: PartBounds = { records: this.options.partRecords, bytes: this.options.partBytes, pageSize: this.pageSize };
       while (job.exhausted !== true) {
         if (stop.aborted) return false;
-        const written = await writeExportPart({ records: this.records, objects: this.objects }, project, job, columns, bounds, stop);
+        const deps = { records: this.records, objects: this.objects };
+        const written =
+          job.format === 'parquet'
+            ? await writeParquetPart(deps, project, job, job.parquetColumns ?? [], bounds, stop)
+            : await writeExportPart(deps, project, job, columns, bounds, stop);
         if (stop.aborted) return false;
+        if (written !== null && 'counts' in written) {
+          const counts = (written as ParquetWrittenPart).counts;
+          const before = job.conversions ?? { roundedNumbers: 0, unconverted: 0 };
+          job = {
+            ...job,
+            conversions: { roundedNumbers: before.roundedNumbers + counts.roundedNumbers, unconverted: before.unconverted + counts.unconverted },
+          };
+        }
         job =
           written === null
             ? { ...job, exhausted: true }
@@ -183,6 +204,37 @@ export class ExportJobs {
     return [...found.values()];
   }
 
+  /**
+   * Parquet's data columns: the field catalog's top-level fields (or the chosen paths) when
+   * the catalog knows any, else a first pass over the records. The catalog may name fields
+   * no exported record holds any more: their columns are all null, which costs little.
+   */
+  private async discoverFields(project: ProjectItem, job: ExportJob, signal: AbortSignal): Promise<SeenField[]> {
+    const chosen = job.fields?.map((name) => name.split('.'));
+    if (this.options.catalog !== undefined) {
+      const catalog: CatalogField[] = [];
+      let after: string | undefined;
+      do {
+        const page = await this.options.catalog.list(project, { limit: 500, after });
+        catalog.push(...page.items);
+        after = page.next;
+      } while (after !== undefined);
+      if (catalog.length > 0) return fieldsFromCatalog(catalog, chosen);
+    }
+    const seer = new FieldSeer(chosen);
+    let after: string | undefined;
+    do {
+      if (signal.aborted) throw new Error('export stopped');
+      const page =
+        job.since !== undefined
+          ? await this.records.listUpdatedSince(project, { since: job.since, limit: this.pageSize, after })
+          : await this.records.list(project, { limit: this.pageSize, afterId: after });
+      for (const record of page.items) seer.add(record);
+      after = page.lastId;
+    } while (after !== undefined);
+    return seer.fields();
+  }
+
   private async writeManifest(project: ProjectItem, job: ExportJob, header: string[] | undefined): Promise<void> {
     const manifest = {
       exportId: job.id,
@@ -193,15 +245,27 @@ export class ExportJobs {
       fields: job.fields ?? null,
       snapshotStartedAt: job.snapshotStartedAt,
       schema:
-        header !== undefined
+        job.parquetColumns !== undefined
+          ? { parquet: parquetSchema(job.parquetColumns) }
+          : header !== undefined
           ? { columns: header }
           : { record: isKeyed(project.model) ? ['id', 'key', 'data', 'version', 'createdAt', 'updatedAt', 'source'] : ['id', 'data', 'source', 'ingestedAt'] },
       records: job.records,
       bytes: job.bytes,
+      ...(job.conversions !== undefined ? { conversions: job.conversions } : {}),
       parts: job.parts.map(({ name, key, records, bytes, sha256 }) => ({ name, key, records, bytes, sha256 })),
     };
     await this.objects.putStream(project.bucketName, exportObjectKey(job.id, MANIFEST_NAME), Readable.from([JSON.stringify(manifest, null, 2)]), {
       contentType: 'application/json',
     });
   }
+}
+
+/** The manifest's description of Parquet columns: our kind and the Parquet physical and converted types. */
+function parquetSchema(columns: readonly ParquetColumn[]) {
+  const elements = schemaElements(columns).slice(1);
+  return columns.map((column, i) => {
+    const element = elements[i] as { type: string; converted_type?: string };
+    return { name: column.name, kind: column.kind, type: element.type, convertedType: element.converted_type ?? null, nullable: true };
+  });
 }

@@ -30,7 +30,7 @@ export const partName = (job: Pick<ExportJob, 'format' | 'gzip'>, index: number)
 export const exportObjectKey = (exportId: string, name: string) => `exports/${exportId}/${name}`;
 
 /** Counts and hashes the bytes on their way to the bucket. */
-class HashingCounter extends Transform {
+export class HashingCounter extends Transform {
   readonly hash = createHash('sha256');
   bytes = 0;
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {

@@ -23,10 +23,11 @@ async function streamBody(res: Response, body: Readable): Promise<void> {
 function contentTypeOf(name: string): string {
   if (name === MANIFEST_NAME) return 'application/json';
   if (name.endsWith('.gz')) return 'application/gzip';
+  if (name.endsWith('.parquet')) return 'application/vnd.apache.parquet';
   return name.endsWith('.csv') ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8';
 }
 
-/** Export jobs: NDJSON or CSV parts and a manifest written into the project bucket. */
+/** Export jobs: NDJSON, CSV or Parquet parts and a manifest written into the project bucket. */
 export function registerExportJobRoutes(router: Router, deps: RouteDeps): void {
   const { requireProject } = deps.guards;
   const { exportJobs, cursors } = deps;
