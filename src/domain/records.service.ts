@@ -13,6 +13,7 @@ import type { KeyedChange } from './record-merge.js';
 import { isKeyed, keyedRecordId, keyOfRecord, normalizeKeyValue, type KeyedModel } from './record-model.js';
 import { cleanerOf, type RecordCleaner } from '../quality/record-cleaner.js';
 import { fieldTallyFor } from '../quality/catalog/field-tally.js';
+import { driftOf, type JobDrift } from '../quality/catalog/file-field-catalog.js';
 
 // Kept here too for callers that knew them as the push path's.
 export { MAX_ITEM_BYTES, storedRecordSize } from './record-builder.js';
@@ -41,6 +42,9 @@ export interface PushResult {
   errors: RecordError[];
   /** With cleaning rules: the indexes of records a `filter` step left out (neither stored nor errors). */
   skipped?: number[];
+  /** Drift, as a job reports it: stored fields the field catalog did not know, known fields with a new type. */
+  newFields?: JobDrift['newFields'];
+  typeChanges?: JobDrift['typeChanges'];
 }
 
 /** What an erase removed: counts only, never the erased values. */
@@ -91,6 +95,9 @@ interface Candidate {
  * adding new ones), and read back with its data exactly as sent.
  */
 export class RecordService {
+  /** Told of a push that brought drift (metric and alert): once per field, when the catalog first learns it. */
+  onFieldDrift?: (project: ProjectItem, drift: JobDrift) => void;
+
   constructor(
     private readonly records: RecordStore,
     private readonly control: ControlStore,
@@ -159,7 +166,7 @@ export class RecordService {
       result.records.push({ index: candidate.index, id });
     }
     await this.records.putRecords(input.project.tableName, toStore);
-    await this.catalogStored(input.project, toStore.map((record) => record.data), 'text');
+    Object.assign(result, await this.catalogStored(input.project, toStore.map((record) => record.data), 'text'));
     result.accepted = result.records.length;
     result.rejected = result.errors.length;
     return result;
@@ -212,7 +219,7 @@ export class RecordService {
       else result.records.push({ index, id: changes[i]!.id, status: outcome.status });
     });
     countOutcomes(result, outcomes);
-    await this.catalogStored(input.project, values.filter((_, i) => outcomes[i]!.status !== 'rejected'), 'value');
+    Object.assign(result, await this.catalogStored(input.project, values.filter((_, i) => outcomes[i]!.status !== 'rejected'), 'value'));
     result.errors.sort((a, b) => a.index - b.index);
     result.accepted = result.records.length;
     result.rejected = result.errors.length;
@@ -221,16 +228,19 @@ export class RecordService {
 
   /**
    * The push's stored records, cleaned, into the project's field catalog: one merge per
-   * request, never a write per record.
+   * request, never a write per record. Answers the push's drift.
    */
-  private async catalogStored(project: ProjectItem, stored: readonly unknown[], as: 'text' | 'value'): Promise<void> {
-    if (stored.length === 0) return;
+  private async catalogStored(project: ProjectItem, stored: readonly unknown[], as: 'text' | 'value'): Promise<JobDrift> {
+    if (stored.length === 0) return {};
     const tally = fieldTallyFor(project.model);
     for (const item of stored) {
       if (as === 'text') tally.addText(item as string);
       else tally.add(item);
     }
-    await this.control.catalog.mergeFields(project.id, { fields: tally.take(), at: new Date(this.now()).toISOString() });
+    const changes = await this.control.catalog.mergeFields(project.id, { fields: tally.take(), at: new Date(this.now()).toISOString() });
+    const drift = driftOf(changes);
+    if (drift.newFields !== undefined || drift.typeChanges !== undefined) this.onFieldDrift?.(project, drift);
+    return drift;
   }
 
   async get(project: ProjectItem, id: string): Promise<StoredRecord> {

@@ -45,6 +45,9 @@ async function main(): Promise<void> {
   );
   let poller: Poller | undefined;
   const services = createServices(config, storage, admin.token, () => poller?.wake(), logger);
+  services.records.onFieldDrift = (project, drift) => {
+    if (project.model?.driftAlerts === true) alerter.pushDrift(project.id, drift);
+  };
   // aws mode: a lifecycle rule on each project bucket does this (S3ObjectStore.ensureBucket).
   const retention =
     config.storage === 'embedded'

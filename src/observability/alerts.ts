@@ -153,6 +153,16 @@ export class Alerter {
     this.enqueue('drift', driftMessage(job, this.source));
   }
 
+  /**
+   * Alerts on a push that brought fields new to the field catalog or a new type: the
+   * catalog reports a field new only to the first writer that brings it, so each field is
+   * alerted once, not once per push; the caller checks that the project asked for it.
+   */
+  pushDrift(projectId: string, drift: Pick<JobItem, 'newFields' | 'typeChanges'>): void {
+    if (!this.enabled || (drift.newFields?.length ?? 0) + (drift.typeChanges?.length ?? 0) === 0) return;
+    this.enqueue('drift', driftMessage({ ...drift, projectId, id: 'push', fileName: 'records pushed through the API' }, this.source));
+  }
+
   /** Counts a storage failure; alerts when one class of failure keeps happening. */
   storageFailed(failure: StorageFailure): void {
     if (!this.enabled) return;
@@ -336,7 +346,7 @@ function storageMessage(failure: StorageFailure, count: number, windowMs: number
   };
 }
 
-function driftMessage(job: JobItem, source: string): AlertMessage {
+function driftMessage(job: Pick<JobItem, 'projectId' | 'id' | 'fileName' | 'newFields' | 'typeChanges'>, source: string): AlertMessage {
   const added = job.newFields ?? [];
   const changed = (job.typeChanges ?? []).map((c) => `${c.field}: ${c.knownTypes.join('|')} → ${c.newTypes.join('|')}`);
   const fields = [mrkdwn(`*File*\n${escapeMrkdwn(job.fileName, 300)}`), mrkdwn(`*Job*\n\`${escapeMrkdwn(job.id)}\``)];

@@ -69,6 +69,10 @@ describe.each(MODES)('field catalog and drift (%s mode)', (mode) => {
       { ...FAST_POLLER, maxDecompressedBytes: t.config.limits.maxDecompressedBytes },
     );
     poller.start();
+    // As the server wires it: a push's drift alerts when the project asked for drift alerts.
+    t.services.records.onFieldDrift = (project, drift) => {
+      if (project.model?.driftAlerts === true) alerter.pushDrift(project.id, drift);
+    };
   });
   afterAll(async () => {
     await poller?.stop();
@@ -217,6 +221,44 @@ describe.each(MODES)('field catalog and drift (%s mode)', (mode) => {
     expect(job3.newFields).toBeUndefined();
     expect(job3.typeChanges).toBeUndefined();
     expect(receiver.received.length - alertsBefore).toBe(1);
+  });
+
+  it('reports drift on a push as a job does: in the answer, in the metric and in one alert per field', async () => {
+    const p = await createProjectWithKey(t, 'fc-push-drift');
+    expect((await putModel(p, { driftAlerts: true })).status).toBe(200);
+    const push = (body: unknown) => request(t.app).post(`/v1/projects/${p.id}/records`).set(p.auth).send(body as object);
+    const newBefore = await driftCount('new_field');
+    const changeBefore = await driftCount('type_change');
+    const alertsBefore = receiver.received.length;
+
+    const first = await push([{ email: 'a@example.com', age: '41' }, { email: 'b@example.com', age: '7' }]);
+    expect(first.status, first.text).toBe(200);
+    expect(first.body.newFields).toEqual(['age', 'email']);
+    expect(first.body.typeChanges).toBeUndefined();
+    expect(await driftCount('new_field')).toBe(newBefore + 2);
+    await expect.poll(() => receiver.received.length - alertsBefore, { timeout: 5000 }).toBe(1);
+    expect(receiver.received.at(-1)!.text).toContain(p.id);
+
+    // 100 records bringing the same drift: reported once, counted once, one alert.
+    const second = await push(Array.from({ length: 100 }, (_, i) => ({ email: `c${i}@example.com`, age: i, phone: `+4179${i}` })));
+    expect(second.status, second.text).toBe(200);
+    expect(second.body.accepted).toBe(100);
+    expect(second.body.newFields).toEqual(['phone']);
+    expect(second.body.typeChanges).toEqual([{ field: 'age', knownTypes: ['string'], newTypes: ['number'] }]);
+    expect(await driftCount('new_field')).toBe(newBefore + 3);
+    expect(await driftCount('type_change')).toBe(changeBefore + 1);
+    await expect.poll(() => receiver.received.length - alertsBefore, { timeout: 5000 }).toBe(2);
+    expect(JSON.stringify(receiver.received.at(-1))).toContain('age: string → number');
+    const age = (await storedCatalog(p)).find((f) => f.path === 'age')!;
+    expect(age.types).toEqual({ string: 2, number: 100 });
+
+    // Known fields again: no drift in the answer, no count, no alert.
+    const third = await push({ email: 'd@example.com', age: 3, phone: '+41' });
+    expect(third.status, third.text).toBe(200);
+    expect(third.body.newFields).toBeUndefined();
+    expect(third.body.typeChanges).toBeUndefined();
+    expect(await driftCount('new_field')).toBe(newBefore + 3);
+    expect(receiver.received.length - alertsBefore).toBe(2);
   });
 
   it('sends no drift alert for a project that did not ask for one, yet still reports and counts the drift', async () => {

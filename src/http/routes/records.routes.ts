@@ -49,6 +49,9 @@ export function registerRecordRoutes(router: Router, deps: RouteDeps): void {
       );
       metrics.recordsAccepted.inc({ source: 'api' }, result.accepted);
       for (const e of result.errors) metrics.recordsRejected.inc({ source: 'api', code: e.code });
+      // Drift as jobs count it: each field once, by the write that brought it to the catalog.
+      if (result.newFields?.length) metrics.fieldDrift.inc({ kind: 'new_field' }, result.newFields.length);
+      if (result.typeChanges?.length) metrics.fieldDrift.inc({ kind: 'type_change' }, result.typeChanges.length);
       // Sent as is: Express's res.json would also hash the body for an ETag, which means
       // nothing on the answer to a POST and cost a few percent of a small push.
       const json = JSON.stringify(result);

@@ -61,30 +61,50 @@ export class FileFieldCatalog {
 
   /** The job's drift so far, for its progress and outcome (absent when there is none). */
   drift(): JobDrift {
-    return {
-      // In path order: merges run side by side, so the order they answer in means nothing.
-      ...(this.newFields.length === 0 ? {} : { newFields: [...this.newFields].sort() }),
-      ...(this.typeChanges.size === 0
-        ? {}
-        : { typeChanges: [...this.typeChanges.values()].map((c) => ({ ...c, newTypes: [...c.newTypes] })).sort((a, b) => (a.field < b.field ? -1 : 1)) }),
-    };
+    return driftView(this.newFields, this.typeChanges);
   }
 
   private note(changes: readonly FieldChange[]): void {
-    for (const change of changes) {
-      if (change.knownTypes.length === 0) {
-        // A field another task added a moment earlier is not new to this job's eyes twice.
-        if (!this.newFields.includes(change.path) && this.newFields.length < MAX_DRIFT_FIELDS) this.newFields.push(change.path);
-        continue;
-      }
-      // A field this job introduced does not change type in its own eyes: its types are all new.
-      if (this.newFields.includes(change.path)) continue;
-      const known = this.typeChanges.get(change.path);
-      if (known !== undefined) {
-        for (const type of change.newTypes) if (!known.newTypes.includes(type)) known.newTypes.push(type);
-      } else if (this.typeChanges.size < MAX_DRIFT_FIELDS) {
-        this.typeChanges.set(change.path, { field: change.path, knownTypes: change.knownTypes, newTypes: [...change.newTypes] });
-      }
+    noteChanges(this.newFields, this.typeChanges, changes);
+  }
+}
+
+/**
+ * The drift of one merge on its own: a push's records are merged in one go, so what the
+ * merge reports new is the push's drift (another writer that merged the field first
+ * reports it instead: each field is reported once, by whoever brought it first).
+ */
+export function driftOf(changes: readonly FieldChange[]): JobDrift {
+  const newFields: string[] = [];
+  const typeChanges = new Map<string, FieldTypeChange>();
+  noteChanges(newFields, typeChanges, changes);
+  return driftView(newFields, typeChanges);
+}
+
+function driftView(newFields: readonly string[], typeChanges: ReadonlyMap<string, FieldTypeChange>): JobDrift {
+  return {
+    // In path order: merges run side by side, so the order they answer in means nothing.
+    ...(newFields.length === 0 ? {} : { newFields: [...newFields].sort() }),
+    ...(typeChanges.size === 0
+      ? {}
+      : { typeChanges: [...typeChanges.values()].map((c) => ({ ...c, newTypes: [...c.newTypes] })).sort((a, b) => (a.field < b.field ? -1 : 1)) }),
+  };
+}
+
+function noteChanges(newFields: string[], typeChanges: Map<string, FieldTypeChange>, changes: readonly FieldChange[]): void {
+  for (const change of changes) {
+    if (change.knownTypes.length === 0) {
+      // A field another task added a moment earlier is not new to this job's eyes twice.
+      if (!newFields.includes(change.path) && newFields.length < MAX_DRIFT_FIELDS) newFields.push(change.path);
+      continue;
+    }
+    // A field this job introduced does not change type in its own eyes: its types are all new.
+    if (newFields.includes(change.path)) continue;
+    const known = typeChanges.get(change.path);
+    if (known !== undefined) {
+      for (const type of change.newTypes) if (!known.newTypes.includes(type)) known.newTypes.push(type);
+    } else if (typeChanges.size < MAX_DRIFT_FIELDS) {
+      typeChanges.set(change.path, { field: change.path, knownTypes: change.knownTypes, newTypes: [...change.newTypes] });
     }
   }
 }
