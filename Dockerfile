@@ -3,7 +3,7 @@
 # Intake production image.
 #
 #   deps       full dependency tree (dev included) for the TypeScript build
-#   build      compiles src/ to dist/
+#   build      compiles src/ to dist/ and the web console to dist/console
 #   prod-deps  `npm ci --omit=dev`: the production tree alone, from the same lockfile, with
 #              better-sqlite3 (the embedded mode's SQLite binding) compiled for the target
 #   runtime    slim Node LTS + tini + dist/ + production node_modules + openapi.yaml
@@ -34,8 +34,12 @@ FROM base AS deps
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts
 
+# `npm run build` compiles src/ and bundles the web console (console/ → dist/console) with
+# Vite; the image then carries only the built console files, none of its sources or tools.
 FROM deps AS build
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json vite.config.ts ./
+COPY scripts/build-console.mjs ./scripts/build-console.mjs
+COPY console ./console
 COPY src ./src
 RUN npm run build
 

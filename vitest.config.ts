@@ -28,6 +28,12 @@ export default defineConfig({
           globalSetup: ['test/support/global-setup.ts'],
         },
       },
+      {
+        // The console in Debian's Chromium against a spawned server in embedded mode: no
+        // emulators needed, so this project has no global setup.
+        extends: true,
+        test: { name: 'browser', include: ['test/browser/**/*.test.ts'], testTimeout: 180_000 },
+      },
     ],
   },
 });

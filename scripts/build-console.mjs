@@ -4,7 +4,7 @@
 //   node scripts/build-console.mjs --if-changed builds only when dist/console is missing or
 //                                               its sources changed (npm start's prestart)
 //
-// "Changed" is a SHA-256 over the console's sources, the Vite config and the lockfile, kept
+// "Changed" is a SHA-256 over the console's sources, the Vite config, the lockfile and this script, kept
 // beside the build in dist/console/.source-hash: a start with nothing changed costs a hash of
 // a few files. The build goes to a fresh directory that replaces dist/console in one rename,
 // so a server already running, or two starts at once, never see a half-written console.
@@ -26,7 +26,7 @@ function listFiles(dir) {
 
 function sourceHash() {
   const hash = crypto.createHash('sha256');
-  const files = [...listFiles(path.join(root, 'console')), path.join(root, 'vite.config.ts'), path.join(root, 'package-lock.json')];
+  const files = [...listFiles(path.join(root, 'console')), path.join(root, 'vite.config.ts'), path.join(root, 'package-lock.json'), fileURLToPath(import.meta.url)];
   for (const file of files) {
     hash.update(path.relative(root, file)).update('\0').update(fs.readFileSync(file)).update('\0');
   }
@@ -45,6 +45,9 @@ function builtHash() {
 const hash = sourceHash();
 if (process.argv.includes('--if-changed') && builtHash() === hash) process.exit(0);
 
+// Always a production bundle: run from a test (NODE_ENV=test) or a shell with
+// NODE_ENV=development, Vite would otherwise bundle React's development build, twice the size.
+process.env.NODE_ENV = 'production';
 const { build } = await import('vite');
 const staging = path.join(root, 'dist', `.console-${process.pid}-${Date.now()}`);
 process.env.CONSOLE_OUT_DIR = staging;

@@ -1,5 +1,5 @@
 import { Link } from 'wouter';
-import { api, formatTime } from '../api';
+import { api, formatTime, type ApiError } from '../api';
 import { ErrorBox, useLoad } from '../components';
 
 interface Overview {
@@ -9,7 +9,7 @@ interface Overview {
 }
 
 export function OverviewPage() {
-  const { data, error, loading } = useLoad(() => api<Overview>('GET', '/v1/overview'), []);
+  const { data, error, loading } = useLoad(() => loadOverview(), []);
   return (
     <section aria-labelledby="overview-title">
       <h1 id="overview-title">Overview</h1>
@@ -17,8 +17,14 @@ export function OverviewPage() {
       {loading && !data && <p className="loading">Loading…</p>}
       {data && (
         <>
-          <h2>Records ingested per hour, last 24 hours</h2>
-          <HourChart hours={data.ingestedPerHour} />
+          {data.partial ? (
+            <p className="notice">This service has no overview route: counts, the chart and alerts are not available.</p>
+          ) : (
+            <>
+              <h2>Records ingested per hour, last 24 hours</h2>
+              <HourChart hours={data.ingestedPerHour} />
+            </>
+          )}
           <h2>Projects</h2>
           {data.projects.length === 0 ? (
             <p>
@@ -40,9 +46,9 @@ export function OverviewPage() {
                     <td>
                       <Link href={`/projects/${encodeURIComponent(project.id)}`}>{project.name}</Link> <code>{project.id}</code>
                     </td>
-                    <td className="num">{project.records.toLocaleString()}</td>
-                    <td className="num">{project.jobs.running}</td>
-                    <td className={project.jobs.failed > 0 ? 'num bad' : 'num'}>{project.jobs.failed}</td>
+                    <td className="num">{count(project.records)}</td>
+                    <td className="num">{count(project.jobs.running)}</td>
+                    <td className={project.jobs.failed > 0 ? 'num bad' : 'num'}>{count(project.jobs.failed)}</td>
                   </tr>
                 ))}
               </tbody>
@@ -65,6 +71,29 @@ export function OverviewPage() {
       )}
     </section>
   );
+}
+
+function count(n: number): string {
+  return Number.isNaN(n) ? '—' : n.toLocaleString();
+}
+
+/**
+ * A service older than the console's overview route answers 404 route_not_found for it: the
+ * page then still lists the projects (from GET /v1/projects), without counts or a chart.
+ */
+async function loadOverview(): Promise<Overview & { partial?: true }> {
+  try {
+    return await api<Overview>('GET', '/v1/overview');
+  } catch (error) {
+    if ((error as ApiError).code !== 'route_not_found') throw error;
+    const projects = await api<{ items: Array<{ id: string; name: string }> }>('GET', '/v1/projects?limit=100');
+    return {
+      partial: true,
+      projects: projects.items.map((p) => ({ id: p.id, name: p.name, records: Number.NaN, jobs: { running: Number.NaN, failed: Number.NaN } })),
+      ingestedPerHour: [],
+      alerts: [],
+    };
+  }
 }
 
 /** A bar per hour, drawn as SVG: no chart library, nothing that needs inline styles. */
