@@ -142,6 +142,12 @@ const SETTINGS = {
   exportJobs: {
     partRecords: env('INTAKE_EXPORT_PART_RECORDS', int(1_000_000, 1, 100_000_000)),
     partBytes: env('INTAKE_EXPORT_PART_BYTES', int(128 * MiB, 1024, 5 * GiB)),
+    /**
+     * Days an export job's objects stay under exports/ (an S3 lifecycle rule on each project
+     * bucket; a periodic sweep in embedded mode); 0 keeps them. Exports are copies taken to be
+     * downloaded soon, often large, so a week rather than the month uploads are kept.
+     */
+    retentionDays: env('INTAKE_EXPORT_RETENTION_DAYS', int(7, 0, 36500)),
   },
   /** Days a refused row stays in its project's quarantine. */
   quarantineRetentionDays: env('INTAKE_QUARANTINE_RETENTION_DAYS', int(30, 1, 3650)),

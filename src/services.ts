@@ -96,6 +96,7 @@ export function createServices(
       leaseMs: config.poller.leaseMs,
       owner: `export-${process.pid}-${randomUUID()}`,
       catalog: new FieldCatalogService(storage.control.catalog),
+      retentionDays: config.exportJobs.retentionDays,
     }),
     quarantine: new QuarantineService(
       storage.control.quarantine,

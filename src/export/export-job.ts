@@ -89,6 +89,8 @@ export function parseExportJobRequest(parsed: z.infer<typeof exportJobBodySchema
 
 export const exportJobErrors = {
   notFound: (id: string) => new AppError(404, 'export_not_found', `No export ${JSON.stringify(id.slice(0, 60))} in this project.`),
+  expired: (id: string, days: number) =>
+    new AppError(410, 'export_expired', `Export ${JSON.stringify(id.slice(0, 60))} is no longer kept: export files are deleted ${days} days after the export started.`),
   fileNotFound: (name: string) =>
     new AppError(404, 'export_file_not_found', `This export has no finished file ${JSON.stringify(name.slice(0, 60))}.`),
 };

@@ -24,11 +24,14 @@ export interface ExportJobOptions {
   leaseMs: number;
   owner: string;
   now?: () => number;
+  /** Days the job's objects are kept (INTAKE_EXPORT_RETENTION_DAYS); 0 or unset keeps them. */
+  retentionDays?: number;
   /** The project's field catalog: Parquet's columns and types without a first pass, when it knows the fields. */
   catalog?: { list(project: ProjectItem, page: { limit: number; after?: string }): Promise<Page<CatalogField>> };
 }
 
 export const MANIFEST_NAME = 'manifest.json';
+const DAY_MS = 86_400_000;
 
 /**
  * Export jobs into the project bucket. A project's jobs run one at a time, oldest first
@@ -50,7 +53,8 @@ export class ExportJobs {
     private readonly logger: Pick<Logger, 'warn' | 'error'> | undefined,
     private readonly options: ExportJobOptions,
   ) {
-    this.now = options.now ?? Date.now;
+    // Read at each call, so that a clock set in a test reaches a service made before it.
+    this.now = options.now ?? (() => Date.now());
     this.pageSize = options.pageSize ?? 500;
   }
 
@@ -72,9 +76,27 @@ export class ExportJobs {
     return this.store.listExports(project.id, options);
   }
 
-  /** A finished part (or the manifest of a finished job) read back from the bucket. */
+  /**
+   * When the job's objects expire: retention days after the snapshot started, before any
+   * part was written, so no object of the job is older. S3's lifecycle rule counts from each
+   * object's creation (rounded up to midnight UTC), so every object is still there until
+   * then; null when objects are kept or the job never started.
+   */
+  expiresAt(job: Pick<ExportJob, 'snapshotStartedAt'>): string | null {
+    const days = this.options.retentionDays ?? 0;
+    if (days <= 0 || job.snapshotStartedAt === undefined) return null;
+    return new Date(Date.parse(job.snapshotStartedAt) + days * DAY_MS).toISOString();
+  }
+
+  /**
+   * A finished part (or the manifest of a finished job) read back from the bucket. Past
+   * expiresAt: 410 export_expired, whether or not the store has removed the object yet (S3
+   * removes expired objects lazily), so every mode answers alike.
+   */
   async openFile(project: ProjectItem, id: string, name: string): Promise<{ job: ExportJob; body: Readable; bytes?: number }> {
     const job = await this.get(project, id);
+    const expiresAt = this.expiresAt(job);
+    if (expiresAt !== null && Date.parse(expiresAt) <= this.now()) throw exportJobErrors.expired(id, this.options.retentionDays ?? 0);
     const part = job.parts.find((p) => p.name === name);
     if (part === undefined && !(name === MANIFEST_NAME && job.status === 'succeeded')) throw exportJobErrors.fileNotFound(name);
     const key = exportObjectKey(job.id, name);

@@ -4,6 +4,7 @@ import { createGzip } from 'node:zlib';
 import { stringify } from 'csv-stringify/sync';
 import type { ProjectItem, StoredRecord } from '../domain/model.js';
 import type { RecordService } from '../domain/records.service.js';
+import { PREFIXES } from '../storage/object-keys.js';
 import type { ObjectStore, RecordPage } from '../storage/ports.js';
 import type { ExportJob, ExportPart } from './export-job.js';
 import { csvHeader, csvRow, jsonRow, type CsvColumns } from './export-rows.js';
@@ -27,7 +28,7 @@ export interface WrittenPart {
 export const partName = (job: Pick<ExportJob, 'format' | 'gzip'>, index: number) =>
   `part-${String(index).padStart(5, '0')}.${job.format}${job.gzip ? '.gz' : ''}`;
 
-export const exportObjectKey = (exportId: string, name: string) => `exports/${exportId}/${name}`;
+export const exportObjectKey = (exportId: string, name: string) => `${PREFIXES.exports}${exportId}/${name}`;
 
 /** Counts and hashes the bytes on their way to the bucket. */
 export class HashingCounter extends Transform {

@@ -12,6 +12,8 @@ export interface ProcessedRetentionOptions {
   days: number;
   intervalMs?: number;
   maxDeletes?: number;
+  /** The prefix swept (default processed/); export jobs' objects are swept under exports/ the same way. */
+  prefix?: string;
   onSwept?: (deleted: number) => void;
   onError?: (error: unknown) => void;
 }
@@ -64,7 +66,7 @@ export class ProcessedRetention {
     let deleted = 0;
     for await (const project of this.projects()) {
       if (project.deletion !== undefined) continue;
-      for await (const page of this.objects.list(project.bucketName, PREFIXES.processed)) {
+      for await (const page of this.objects.list(project.bucketName, this.options.prefix ?? PREFIXES.processed)) {
         for (const object of page) {
           if (object.lastModified.getTime() >= cutoff) continue;
           await this.objects.delete(project.bucketName, object.key);

@@ -9,6 +9,7 @@ import { watchStorageFailures } from '../observability/storage-watch.js';
 import { createServices } from '../services.js';
 import { Poller } from '../ingest/poller.js';
 import { ProcessedRetention } from '../ingest/processed-retention.js';
+import { PREFIXES } from '../storage/object-keys.js';
 import { createStorage } from '../storage/create-storage.js';
 import { assertNoEarlierEmbeddedData } from '../storage/embedded-data-dir.js';
 import { resolveAdminToken } from './admin-token.js';
@@ -55,6 +56,15 @@ async function main(): Promise<void> {
           days: config.processedRetentionDays,
           onSwept: (deleted) => logger.info('expired uploads deleted', { event: 'processed_retention_swept', deleted }),
           onError: (error) => logger.warn('processed retention sweep failed', { event: 'processed_retention_failed', error: String(error) }),
+        })
+      : undefined;
+  const exportRetention =
+    config.storage === 'embedded'
+      ? new ProcessedRetention(storage.objects, () => services.projects.all(), {
+          days: config.exportJobs.retentionDays,
+          prefix: PREFIXES.exports,
+          onSwept: (deleted) => logger.info('expired export objects deleted', { event: 'export_retention_swept', deleted }),
+          onError: (error) => logger.warn('export retention sweep failed', { event: 'export_retention_failed', error: String(error) }),
         })
       : undefined;
   if (config.poller.enabled) {
@@ -118,6 +128,7 @@ async function main(): Promise<void> {
     );
   }
   retention?.start();
+  exportRetention?.start();
   logger.info('intake started', {
     event: 'started',
     port,
@@ -135,7 +146,7 @@ async function main(): Promise<void> {
       accepting = false;
     },
     stopWork: async () => {
-      await Promise.all([poller?.stop(), services.exportJobs.stop(), retention?.stop()]);
+      await Promise.all([poller?.stop(), services.exportJobs.stop(), retention?.stop(), exportRetention?.stop()]);
     },
     closeResources: async (remainingMs) => {
       await alerter.close(Math.min(5000, remainingMs));

@@ -67,6 +67,7 @@ async function createAwsStorage(config: Config, hooks: StorageHooks): Promise<St
   return {
     objects: new S3ObjectStore(s3, config.aws.region, names.probeBucket, {
       processedRetentionDays: config.processedRetentionDays,
+      exportRetentionDays: config.exportJobs.retentionDays,
       onWarning: hooks.onWarning,
     }),
     records: new DynamoRecordStore(dynamo, { writeConcurrency: config.poller.writeConcurrency, onRetry: hooks.onRetry }),

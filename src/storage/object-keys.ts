@@ -12,6 +12,7 @@ export const PREFIXES = {
   processed: 'processed/',
   failed: 'failed/',
   reports: 'reports/',
+  exports: 'exports/',
 } as const;
 
 export function sanitizeFileName(name: string): string {

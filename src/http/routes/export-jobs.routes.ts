@@ -1,7 +1,7 @@
 import type { Response, Router } from 'express';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { exportJobBodySchema, parseExportJobRequest } from '../../export/export-job.js';
+import { exportJobBodySchema, parseExportJobRequest, type ExportJob } from '../../export/export-job.js';
 import { MANIFEST_NAME } from '../../export/export-jobs.service.js';
 import { jsonBody } from '../middleware/body.js';
 import { nextCursor, pageRequest } from '../paging.js';
@@ -31,24 +31,25 @@ function contentTypeOf(name: string): string {
 export function registerExportJobRoutes(router: Router, deps: RouteDeps): void {
   const { requireProject } = deps.guards;
   const { exportJobs, cursors } = deps;
+  const view = (job: ExportJob) => exportJobView(job, exportJobs.expiresAt(job));
 
   router.post('/v1/projects/:projectId/exports', requireProject('records:read'), acceptParameters(), ...jsonBody(), async (req, res) => {
     const project = res.locals.project!;
     const request = parseExportJobRequest(validate(exportJobBodySchema, req.body));
     const job = await exportJobs.create(project, request);
     deps.audit(req, res, 'export.create', { projectId: project.id, exportId: job.id, format: job.format });
-    res.status(202).location(`/v1/projects/${project.id}/exports/${job.id}`).json(exportJobView(job));
+    res.status(202).location(`/v1/projects/${project.id}/exports/${job.id}`).json(view(job));
   });
 
   router.get('/v1/projects/:projectId/exports', requireProject('records:read'), acceptParameters('limit', 'cursor'), async (req, res) => {
     const project = res.locals.project!;
     const scope = `exports:${project.id}`;
     const page = await exportJobs.list(project, pageRequest(req.query, cursors, scope));
-    res.json({ items: page.items.map(exportJobView), nextCursor: nextCursor(cursors, scope, page.next) });
+    res.json({ items: page.items.map(view), nextCursor: nextCursor(cursors, scope, page.next) });
   });
 
   router.get('/v1/projects/:projectId/exports/:exportId', requireProject('records:read'), acceptParameters(), async (req, res) => {
-    res.json(exportJobView(await exportJobs.get(res.locals.project!, String(req.params.exportId))));
+    res.json(view(await exportJobs.get(res.locals.project!, String(req.params.exportId))));
   });
 
   router.get('/v1/projects/:projectId/exports/:exportId/files/:name', requireProject('records:read'), acceptParameters(), async (req, res) => {

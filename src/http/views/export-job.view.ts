@@ -1,7 +1,7 @@
 import type { ExportJob } from '../../export/export-job.js';
 
-/** An export job as the API shows it: no lease, no resume position. */
-export function exportJobView(job: ExportJob) {
+/** An export job as the API shows it: no lease, no resume position; expiresAt as ExportJobs.expiresAt tells. */
+export function exportJobView(job: ExportJob, expiresAt: string | null) {
   const base = `/v1/projects/${job.projectId}/exports/${job.id}/files`;
   return {
     id: job.id,
@@ -15,6 +15,7 @@ export function exportJobView(job: ExportJob) {
     manifest: job.status === 'succeeded' ? `${base}/manifest.json` : null,
     bucketPrefix: `exports/${job.id}/`,
     snapshotStartedAt: job.snapshotStartedAt ?? null,
+    expiresAt,
     attempts: job.attempts,
     failure: job.failure ?? null,
     createdAt: job.createdAt,

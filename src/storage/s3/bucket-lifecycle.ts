@@ -9,9 +9,10 @@ const ABORT_INCOMPLETE_UPLOAD_DAYS = 1;
  * The lifecycle rules of a project bucket. Putting a lifecycle configuration replaces the
  * whole of it, so it always says everything: incomplete multipart uploads are aborted, and
  * ingested uploads under processed/ expire after `processedRetentionDays` (no such rule
- * when it is 0: they are kept for good).
+ * when it is 0: they are kept for good), and so do export jobs' objects under exports/ after
+ * `exportRetentionDays`.
  */
-export function projectBucketLifecycle(bucket: string, processedRetentionDays: number) {
+export function projectBucketLifecycle(bucket: string, processedRetentionDays: number, exportRetentionDays = 0) {
   const rules: LifecycleRule[] = [
     {
       ID: 'intake-abort-incomplete-uploads',
@@ -27,6 +28,9 @@ export function projectBucketLifecycle(bucket: string, processedRetentionDays: n
       Filter: { Prefix: PREFIXES.processed },
       Expiration: { Days: processedRetentionDays },
     });
+  }
+  if (exportRetentionDays > 0) {
+    rules.push({ ID: 'intake-export-retention', Status: 'Enabled', Filter: { Prefix: PREFIXES.exports }, Expiration: { Days: exportRetentionDays } });
   }
   return { Bucket: bucket, LifecycleConfiguration: { Rules: rules } };
 }
@@ -47,9 +51,10 @@ export async function applyProjectBucketLifecycle(
   bucket: string,
   processedRetentionDays: number,
   onUnsupported: (error: unknown) => void,
+  exportRetentionDays = 0,
 ): Promise<'applied' | 'unsupported'> {
   try {
-    await client.send(new PutBucketLifecycleConfigurationCommand(projectBucketLifecycle(bucket, processedRetentionDays)));
+    await client.send(new PutBucketLifecycleConfigurationCommand(projectBucketLifecycle(bucket, processedRetentionDays, exportRetentionDays)));
     return 'applied';
   } catch (error) {
     if (!isLifecycleUnsupported(error)) throw error;

@@ -20,6 +20,8 @@ import { applyProjectBucketLifecycle } from './bucket-lifecycle.js';
 export interface S3ObjectStoreOptions {
   /** Days an ingested upload stays under processed/ (a lifecycle rule); 0 keeps it. Unset: no rules are set. */
   processedRetentionDays?: number;
+  /** Days an export job's objects stay under exports/ (a lifecycle rule); 0 or unset keeps them. */
+  exportRetentionDays?: number;
   /** Something worth a warning in the log that is not a failure (a store without lifecycle support). */
   onWarning?: (message: string, fields: Record<string, unknown>) => void;
 }
@@ -71,11 +73,12 @@ export class S3ObjectStore implements ObjectStore {
     if (days === undefined) return;
     await guard(() =>
       applyProjectBucketLifecycle(this.client, bucket, days, (error) =>
-        this.options.onWarning?.('this S3 store has no lifecycle support: processed/ objects are kept, incomplete uploads not aborted', {
+        this.options.onWarning?.('this S3 store has no lifecycle support: processed/ and exports/ objects are kept, incomplete uploads not aborted', {
           event: 'bucket_lifecycle_unsupported',
           bucket,
           error: errorName(error) ?? String(error),
         }),
+        this.options.exportRetentionDays ?? 0,
       ),
     );
   }
