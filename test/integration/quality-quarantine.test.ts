@@ -184,6 +184,46 @@ describe.each(MODES)('quarantine (%s mode)', (mode) => {
     expect(again.status).toBe(404);
   });
 
+  it('an admin deletes entries by job and code, page by page and bounded; no filter, a key or a running replay changes nothing', async () => {
+    const p = await createProjectWithKey(t, 'qq');
+    const push = (body: string) => request(t.app).post(`/v1/projects/${p.id}/records`).set(p.auth).set('Content-Type', 'application/json').send(body);
+    // 7 refused as not objects, 1 as invalid JSON (an NDJSON line).
+    await push(JSON.stringify([1, 2, 3, 4, 5, 6, 7]));
+    await request(t.app).post(`/v1/projects/${p.id}/records`).set(p.auth).set('Content-Type', 'application/x-ndjson').send('{bad');
+    const before = await allEntries(p);
+    expect(before.map((e) => e.reason.code).sort()).toEqual([...Array(7).fill('not_an_object'), 'invalid_json'].sort());
+    const del = (query: Record<string, string>, auth: Record<string, string> = t.admin) =>
+      request(t.app).delete(`/v1/projects/${p.id}/quarantine`).query(query).set(auth);
+
+    const noFilter = await del({});
+    expect(noFilter.status).toBe(400);
+    expect(noFilter.body.error.code).toBe('validation_failed');
+    const unknownParam = await del({ status: 'x' });
+    expect(unknownParam.status).toBe(400);
+    expect(unknownParam.body.error.code).toBe('unknown_parameter');
+    const byKey = await del({ code: 'not_an_object' }, p.auth);
+    expect(byKey.status).toBe(401);
+    expect(await t.storage.control.quarantine.claimReplay(p.id, 'a-replay', 60_000, Date.now())).toBe(true);
+    const busy = await del({ code: 'not_an_object' });
+    expect(busy.status).toBe(409);
+    expect(busy.body.error.code).toBe('quarantine_replay_in_progress');
+    await t.storage.control.quarantine.releaseReplay(p.id, 'a-replay');
+    expect(await allEntries(p)).toEqual(before);
+
+    // Bounded: a call removes at most its limit and says more may remain (3 per call here).
+    const service = new QuarantineService(t.storage.control.quarantine);
+    expect(await service.deleteMatching(p.project, { code: 'not_an_object' }, 3)).toEqual({ deleted: 3, more: true });
+    expect(await allEntries(p, { code: 'not_an_object' })).toHaveLength(4);
+
+    const deleted = await del({ code: 'not_an_object' });
+    expect(deleted.status, deleted.text).toBe(200);
+    expect(deleted.body).toEqual({ deleted: 4, more: false });
+    expect((await allEntries(p)).map((e) => e.reason.code)).toEqual(['invalid_json']);
+    const none = await del({ code: 'not_an_object', jobId: 'no-such-job' });
+    expect(none.body).toEqual({ deleted: 0, more: false });
+    expect(await allEntries(p)).toHaveLength(1);
+  });
+
   it('entries expire after the retention: hidden from listings, swept where the engine has no TTL', async () => {
     const p = await createProjectWithKey(t, 'qq');
     let clock = Date.now();

@@ -48,6 +48,19 @@ export function registerQuarantineRoutes(router: Router, deps: RouteDeps): void 
     },
   );
 
+  // By filter (at least one: clearing a whole quarantine by mistake is not undone), bounded
+  // per call; the answer's `more` asks the caller to repeat.
+  router.delete('/v1/projects/:projectId/quarantine', requireAdmin, acceptParameters('jobId', 'code'), async (req, res) => {
+    const project = await projects.get(String(req.params.projectId));
+    const filter = filterOf(req.query);
+    if (filter.jobId === undefined && filter.code === undefined) {
+      throw errors.validation('Name the entries to delete with jobId, code or both; delete one entry with DELETE .../quarantine/{entryId}.');
+    }
+    const result = await quarantine.deleteMatching(project, filter);
+    deps.audit(req, res, 'quarantine.delete_matching', { projectId: project.id, ...filter, deleted: result.deleted });
+    res.json(result);
+  });
+
   router.delete('/v1/projects/:projectId/quarantine/:entryId', requireAdmin, acceptParameters(), async (req, res) => {
     const project = await projects.get(String(req.params.projectId));
     const entryId = String(req.params.entryId);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { decodeUtf8, splitJsonArrayText } from '../../domain/json-text.js';
 import type { JobItem, ProjectItem, RowError } from '../../domain/model.js';
 import { errors } from '../../errors.js';
@@ -24,6 +25,12 @@ export interface PushOrigin {
   idempotencyKey?: string;
   source: { keyId: string; requestId: string };
 }
+
+/** Entries one filtered delete removes at most: the caller repeats while `more` is true. */
+export const MAX_FILTERED_DELETE = 10_000;
+const DELETE_PAGE = 500;
+/** Held by a filtered delete so that no replay puts back rows it is removing. */
+const DELETE_LEASE_MS = 60_000;
 
 /** The projects' quarantines: what refused rows are kept with, and how they are read and removed. */
 export class QuarantineService {
@@ -78,6 +85,31 @@ export class QuarantineService {
   async delete(project: ProjectItem, entryId: string): Promise<void> {
     if (entryId.length === 0 || entryId.length > 128 || !(await this.store.deleteEntry(project.id, entryId))) {
       throw errors.quarantineEntryNotFound(entryId);
+    }
+  }
+
+  /**
+   * Deletes the entries matching the filter, page by page (never more than a page in
+   * memory), at most MAX_FILTERED_DELETE per call: `more` says entries may remain. It holds
+   * the project's replay lease meanwhile (409 while a replay runs: a replay puts back the
+   * rows that still fail, which would undo part of the delete).
+   */
+  async deleteMatching(project: ProjectItem, filter: QuarantineFilter, max = MAX_FILTERED_DELETE): Promise<{ deleted: number; more: boolean }> {
+    const owner = `delete-${randomUUID()}`;
+    if (!(await this.store.claimReplay(project.id, owner, DELETE_LEASE_MS, this.now()))) throw errors.replayInProgress();
+    try {
+      let deleted = 0;
+      let after: string | undefined;
+      do {
+        const page = await this.store.listEntries(project.id, { ...filter, limit: Math.min(DELETE_PAGE, max - deleted), after, now: this.now() });
+        for (const entry of page.items) if (await this.store.deleteEntry(project.id, entry.id)) deleted++;
+        after = page.next;
+        // A long delete keeps its lease, as a replay does between pages.
+        if (after !== undefined) await this.store.claimReplay(project.id, owner, DELETE_LEASE_MS, this.now());
+      } while (after !== undefined && deleted < max);
+      return { deleted, more: after !== undefined };
+    } finally {
+      await this.store.releaseReplay(project.id, owner).catch(() => undefined);
     }
   }
 
