@@ -9,6 +9,7 @@ import { applyRecordSteps, type FileRecord, type RecordStep } from '../../ingest
 import { fileRecordOrigin, rowToRecord } from '../../ingest/pipeline/row-to-record.js';
 import type { StepOutcome } from '../../ingest/pipeline/step-outcome.js';
 import type { ControlStore, RecordStore } from '../../storage/ports.js';
+import { FileFieldCatalog } from '../catalog/file-field-catalog.js';
 import { cleanerOf } from '../record-cleaner.js';
 import { reasonOf, type QuarantineEntry, type QuarantineFilter } from './quarantine-entry.js';
 
@@ -20,6 +21,8 @@ const PAGE = 100;
 const DEFAULT_LEASE_MS = 30_000;
 
 interface Tally {
+  /** The rows stored, counted into the project's field catalog: they were never tallied when refused. */
+  fields: FileFieldCatalog;
   read: number;
   stored: number;
   stillFailing: number;
@@ -80,7 +83,7 @@ export class QuarantineReplay {
 
   private async run(project: ProjectItem, job: JobItem, filter: QuarantineFilter): Promise<void> {
     const quarantine = this.control.quarantine;
-    const tally: Tally = { read: 0, stored: 0, stillFailing: 0, errors: [] };
+    const tally: Tally = { fields: new FileFieldCatalog(this.control.catalog, project, job), read: 0, stored: 0, stillFailing: 0, errors: [] };
     const progress = (): JobProgress => ({
       format: null,
       bytesRead: 0,
@@ -90,6 +93,7 @@ export class QuarantineReplay {
       checkpointRow: tally.read,
       errors: tally.errors.slice(0, 20),
       notices: job.notices,
+      ...tally.fields.drift(),
     });
     try {
       let after: string | undefined;
@@ -97,6 +101,9 @@ export class QuarantineReplay {
         const page = await quarantine.listEntries(project.id, { ...filter, limit: PAGE, after, now: this.now() });
         await this.replayPage(project, page.items, tally);
         after = page.next;
+        // Merged every few thousand rows and at the end, as a file job does; the checkpoint
+        // below then carries the drift found so far.
+        if (tally.fields.due || after === undefined) await tally.fields.flush();
         const held = await quarantine.claimReplay(project.id, this.owner, this.leaseMs, this.now());
         const saved = await this.control.checkpointJob(project.id, job.id, this.owner, this.leaseMs, progress());
         if (!held || !saved) return;
@@ -130,18 +137,24 @@ export class QuarantineReplay {
       else if (outcome.kind === 'skipped') skipped.push(entry);
       else failed.push({ entry, rejection: { row: 0, code: outcome.failure.code, message: outcome.failure.message } });
     }
+    const storedRecords: StoredRecord[] = [];
     if (isKeyed(model)) {
       const outcomes = await writeKeyedChanges(this.records, project.tableName, model, writable.map((p) => p.input.change!));
       outcomes.forEach((outcome, i) => {
-        const { entry } = writable[i]!;
+        const { entry, input } = writable[i]!;
         if (outcome.status === 'rejected') failed.push({ entry, rejection: { row: 0, code: outcome.code, message: outcome.message } });
-        else stored.push(entry);
+        else {
+          stored.push(entry);
+          storedRecords.push(input.record);
+        }
       });
     } else {
-      const records: StoredRecord[] = writable.map((p) => p.input.record);
-      await this.records.putRecords(project.tableName, records);
+      storedRecords.push(...writable.map((p) => p.input.record));
+      await this.records.putRecords(project.tableName, storedRecords);
       stored.push(...writable.map((p) => p.entry));
     }
+    // The rows' cleaned data, as a file job counts its rows (before any merge with a customer's record).
+    tally.fields.addBatch(storedRecords);
     // Only once the records are stored do their entries leave; rows still failing keep their
     // entry, with the reason and model version of this replay.
     for (const entry of [...stored, ...skipped]) await this.control.quarantine.deleteEntry(project.id, entry.id);
