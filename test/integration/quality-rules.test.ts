@@ -173,6 +173,14 @@ describe.each(MODES)('cleaning rules (%s mode)', (mode) => {
         { email: 'carol@example.com', signup: '2002-03-01', country: 'FR' },
       ]);
       expect(JSON.stringify(stored)).not.toContain('bob');
+      // The quarantine keeps the row as it arrived and names step 2, its rule and field.
+      const quarantined = await request(t.app).get(`/v1/projects/${p.id}/quarantine`).set(p.auth);
+      expect(quarantined.status, quarantined.text).toBe(200);
+      expect(quarantined.body.items).toHaveLength(1);
+      expect(quarantined.body.items[0]).toMatchObject({
+        raw: '{"email":"bob@example.com","signup":"2001-02-23","country":"UK"}',
+        reason: { code: 'rule_failed', step: 2, rule: 'cast', field: 'signup' },
+      });
     });
 
     it('filtered rows are counted as rowsSkipped, not as errors', async () => {
