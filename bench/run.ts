@@ -6,6 +6,7 @@ import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { baselineFigures } from './figures/baseline.js';
 import { awsIngestFigures, ingestFigures, keptDataset, scalingFigures } from './figures/ingest.js';
+import { exportFigures } from './figures/export.js';
 import { keyedFigures } from './figures/keyed.js';
 import { pushFigures } from './figures/push.js';
 import { readFigures } from './figures/read.js';
@@ -33,6 +34,7 @@ const groups: [string, () => Promise<void>][] = [
   ['read', () => readFigures(options, results)],
   ['keyed', () => keyedFigures(options, results)],
   ['rules', () => rulesFigures(options, results)],
+  ['export', () => exportFigures(options, results)],
   ['aws', () => withEmulators((aws) => awsIngestFigures(options, results, aws))],
   ['baseline', () => baselineFigures(options, results)],
 ];

@@ -10,6 +10,7 @@
 //   BENCH_BASELINE_ROWS=100000  the baseline's CSV size (default 1M rows, 100k with BENCH_QUICK)
 //   BENCH_KEYED_ROWS=100000  the keyed group's CSV size (default 1M rows, 100k with BENCH_QUICK)
 //   BENCH_RULES_ROWS=100000  the rules group's CSV size (default 1M rows, 100k with BENCH_QUICK)
+//   BENCH_EXPORT_ROWS=100000  the export group's record count (default 1M, 100k with BENCH_QUICK)
 import path from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { BENCH_DIR } from './children.js';
@@ -31,6 +32,8 @@ export interface BenchOptions {
   keyedRows: number;
   /** Rows of the messy CSV ingested with and without cleaning rules. */
   rulesRows: number;
+  /** Records exported by the export group. */
+  exportRows: number;
   pushSeconds: number;
   pushClients: number;
   readRows: number;
@@ -68,6 +71,7 @@ export function benchOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions
     awsRows: quick ? 10_000 : 100_000,
     keyedRows: Number(env.BENCH_KEYED_ROWS ?? (quick ? 100_000 : 1_000_000)),
     rulesRows: Number(env.BENCH_RULES_ROWS ?? (quick ? 100_000 : 1_000_000)),
+    exportRows: Number(env.BENCH_EXPORT_ROWS ?? (quick ? 100_000 : 1_000_000)),
     pushSeconds: quick ? 3 : 6,
     pushClients: 16,
     readRows: quick ? 100_000 : 1_000_000,
