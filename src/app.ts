@@ -18,6 +18,7 @@ import { registerFieldCatalogRoutes } from './http/routes/field-catalog.routes.j
 import { registerModelPreviewRoutes } from './http/routes/model-preview.routes.js';
 import { registerRecordRoutes } from './http/routes/records.routes.js';
 import { registerSessionRoutes } from './http/routes/session.routes.js';
+import { registerOverviewRoutes } from './http/routes/overview.routes.js';
 import { registerSystemRoutes } from './http/routes/system.routes.js';
 import type { Logger } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
@@ -116,6 +117,7 @@ export function createApp(deps: AppDeps): IntakeApp {
   registerFieldCatalogRoutes(routes, routeDeps);
   registerSystemRoutes(routes, routeDeps);
   registerSessionRoutes(routes, routeDeps);
+  registerOverviewRoutes(routes, routeDeps);
   app.use(routes);
   Object.defineProperty(app, 'routes', { value: routes });
 

@@ -3,6 +3,7 @@ import { ApiKeyService } from './domain/api-keys.service.js';
 import { AuthService } from './domain/auth.service.js';
 import { SessionService } from './domain/session.service.js';
 import { JoseZeroTrust, type ZeroTrustService } from './domain/zero-trust.service.js';
+import { OverviewService } from './domain/overview.service.js';
 import { CursorCodec } from './domain/cursor.js';
 import { HealthService } from './domain/health.service.js';
 import { JobService } from './domain/jobs.service.js';
@@ -30,6 +31,8 @@ export interface Services {
   sessions: SessionService;
   /** Cloudflare Access / ALB OIDC identity, when configured. */
   zeroTrust?: ZeroTrustService;
+  /** The console's overview: counts, hourly ingest, latest alerts. */
+  overview: OverviewService;
   records: RecordService;
   models: RecordModelService;
   /** Index backfills: started by a model change, resumed by the poller when their worker died. */
@@ -66,6 +69,7 @@ export function createServices(
     auth: new AuthService(adminToken, keys, projects),
     sessions: new SessionService(adminToken),
     zeroTrust: JoseZeroTrust.enabled(config.zeroTrust) ? new JoseZeroTrust(config.zeroTrust) : undefined,
+    overview: new OverviewService(storage.control, storage.records),
     records,
     models: new RecordModelService(storage.control, storage.records, projects, backfill),
     backfill,

@@ -46,6 +46,11 @@ async function main(): Promise<void> {
   );
   let poller: Poller | undefined;
   const services = createServices(config, storage, admin.token, () => poller?.wake(), logger);
+  // The console lists the latest alerts from the control store, webhook or not.
+  alerter.onAlert = (alert) =>
+    void services.overview.recordAlert(alert).catch((error: unknown) =>
+      logger.warn('alert not kept for the console', { event: 'alert_record_failed', kind: alert.kind, error: String(error) }),
+    );
   services.records.onFieldDrift = (project, drift) => {
     if (project.model?.driftAlerts === true) alerter.pushDrift(project.id, drift);
   };

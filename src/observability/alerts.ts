@@ -51,6 +51,14 @@ export interface AlerterOptions {
   fetch?: typeof fetch;
 }
 
+/** An alert as kept for the console (its text only). */
+export interface FiredAlert {
+  at: string;
+  kind: AlertKind;
+  projectId?: string;
+  message: string;
+}
+
 interface QueuedAlert {
   kind: AlertKind;
   message: AlertMessage;
@@ -81,6 +89,11 @@ const MAX_REMEMBERED_JOBS = 10_000;
  * each POST bounded by a timeout and retried with backoff. With no URL every call is a no-op.
  */
 export class Alerter {
+  /**
+   * Told of every alert as it fires, webhook or not (the console keeps the latest). With
+   * it set, the alerter decides on alerts (dedup, windows) even without a webhook URL.
+   */
+  onAlert?: (alert: FiredAlert) => void;
   private readonly o: Required<Omit<AlerterOptions, 'webhookUrl' | 'source' | 'fetch'>>;
   private readonly url: string | undefined;
   private readonly source: string;
@@ -107,9 +120,14 @@ export class Alerter {
     return this.url !== undefined;
   }
 
+  /** Whether alerts are decided at all: for the webhook, or for whoever listens to onAlert. */
+  private get active(): boolean {
+    return this.enabled || this.onAlert !== undefined;
+  }
+
   /** Alerts once per job that ended failed or partial; succeeded jobs are ignored. */
   jobFinished(job: JobItem): void {
-    if (!this.enabled || (job.status !== 'failed' && job.status !== 'partial')) return;
+    if (!this.active || (job.status !== 'failed' && job.status !== 'partial')) return;
     const key = `${job.projectId}/${job.id}`;
     if (this.alertedJobs.has(key)) {
       this.o.metrics.alerts.inc({ kind: 'job', outcome: 'deduplicated' });
@@ -132,7 +150,7 @@ export class Alerter {
       return;
     }
     this.jobWindow.sent++;
-    this.enqueue('job', jobMessage(job, this.source));
+    this.enqueue('job', jobMessage(job, this.source), job.projectId);
   }
 
   /**
@@ -142,7 +160,7 @@ export class Alerter {
    */
   fieldDrift(job: JobItem): void {
     const fields = (job.newFields?.length ?? 0) + (job.typeChanges?.length ?? 0);
-    if (!this.enabled || fields === 0) return;
+    if (!this.active || fields === 0) return;
     const key = `drift:${job.projectId}/${job.id}`;
     if (this.alertedJobs.has(key)) {
       this.o.metrics.alerts.inc({ kind: 'drift', outcome: 'deduplicated' });
@@ -150,7 +168,7 @@ export class Alerter {
     }
     this.alertedJobs.add(key);
     if (this.alertedJobs.size > MAX_REMEMBERED_JOBS) this.alertedJobs.delete(this.alertedJobs.values().next().value!);
-    this.enqueue('drift', driftMessage(job, this.source));
+    this.enqueue('drift', driftMessage(job, this.source), job.projectId);
   }
 
   /**
@@ -159,13 +177,13 @@ export class Alerter {
    * alerted once, not once per push; the caller checks that the project asked for it.
    */
   pushDrift(projectId: string, drift: Pick<JobItem, 'newFields' | 'typeChanges'>): void {
-    if (!this.enabled || (drift.newFields?.length ?? 0) + (drift.typeChanges?.length ?? 0) === 0) return;
-    this.enqueue('drift', driftMessage({ ...drift, projectId, id: 'push', fileName: 'records pushed through the API' }, this.source));
+    if (!this.active || (drift.newFields?.length ?? 0) + (drift.typeChanges?.length ?? 0) === 0) return;
+    this.enqueue('drift', driftMessage({ ...drift, projectId, id: 'push', fileName: 'records pushed through the API' }, this.source), projectId);
   }
 
   /** Counts a storage failure; alerts when one class of failure keeps happening. */
   storageFailed(failure: StorageFailure): void {
-    if (!this.enabled) return;
+    if (!this.active) return;
     const now = Date.now();
     const since = now - this.o.storageWindowMs;
     const times = (this.storageFailures.get(failure.errorClass) ?? []).filter((t) => t > since);
@@ -209,8 +227,14 @@ export class Alerter {
     this.jobWindow = { startedAt: now, sent: 0, suppressed: new Map() };
   }
 
-  private enqueue(kind: AlertKind, message: AlertMessage): void {
+  private enqueue(kind: AlertKind, message: AlertMessage, projectId?: string): void {
     if (this.closed) return;
+    try {
+      this.onAlert?.({ at: new Date().toISOString(), kind, ...(projectId === undefined ? {} : { projectId }), message: message.text });
+    } catch (error) {
+      this.o.logger.warn('alert not kept for the console', { event: 'alert_record_failed', kind, error: String(error) });
+    }
+    if (!this.enabled) return;
     if (this.queue.length >= this.o.maxQueue) {
       // The oldest alerts name the first cause; newer ones in a full queue are echoes.
       this.o.metrics.alerts.inc({ kind, outcome: 'dropped' });

@@ -131,6 +131,12 @@ export interface RecordStore {
    * there was none.
    */
   deleteRecord(table: string, id: string): Promise<StoredRecord | null>;
+  /**
+   * How many records the table holds, as cheaply as the engine can say: exact in SQLite (a
+   * COUNT), DynamoDB's DescribeTable ItemCount otherwise, which AWS refreshes only about
+   * every six hours (`exact: false`).
+   */
+  countRecords(table: string): Promise<{ count: number; exact: boolean }>;
   /** Drops the table with every record and index entry; a missing table is no failure. */
   deleteTable(table: string): Promise<void>;
 }
@@ -234,7 +240,41 @@ export interface ExportJobStore {
   deleteExports(projectId: string): Promise<void>;
 }
 
+/** An alert as the console lists it, whether or not a webhook is configured. */
+export interface AlertEvent {
+  /** ISO time it fired. */
+  at: string;
+  kind: string;
+  projectId?: string;
+  message: string;
+}
+
+/** Records ingested into one project in one hour. */
+export interface HourlyCount {
+  /** ISO time of the hour's start. */
+  hour: string;
+  projectId: string;
+  records: number;
+}
+
+/**
+ * What the console's overview reads from shared storage, so every task sees the same:
+ * records ingested per project and hour (bumped once per push and per job checkpoint, never
+ * per record), and the latest alerts (bounded: only the newest are kept, and they expire).
+ * A table in SQLite, items under `activity#...` in the DynamoDB control table.
+ */
+export interface ActivityStore {
+  /** Adds `records` to the project's count for the hour starting at `hour` (ISO, on the hour). */
+  addIngested(projectId: string, hour: string, records: number): Promise<void>;
+  /** Every project's counts for the hours at or after `since` (ISO, on the hour). */
+  ingestedSince(since: string): Promise<HourlyCount[]>;
+  recordAlert(alert: AlertEvent): Promise<void>;
+  /** Newest first, at most `limit`, none older than the retention. */
+  latestAlerts(limit: number, now: number): Promise<AlertEvent[]>;
+}
+
 export interface ControlStore extends JobStore {
+  readonly activity: ActivityStore;
   readonly quarantine: QuarantineStore;
   readonly exports: ExportJobStore;
   readonly catalog: FieldCatalogStore;

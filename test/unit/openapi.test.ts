@@ -39,6 +39,7 @@ const ADMIN_PATHS = new Set([
   '/v1/projects/{projectId}/model',
   '/v1/projects/{projectId}/quarantine/{entryId}',
   '/v1/projects/{projectId}/model/preview',
+  '/v1/overview',
 ]);
 /** The one error response that is not the error model: readiness reports its own body. */
 const NOT_ERROR_MODEL = new Set(['GET /readyz 503']);

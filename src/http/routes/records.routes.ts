@@ -14,6 +14,7 @@ export function registerRecordRoutes(router: Router, deps: RouteDeps): void {
   const { requireProject } = deps.guards;
   const { quarantine } = deps;
   const { records, cursors, metrics, config, audit } = deps;
+  const { overview, logger } = deps;
 
   router.post(
     '/v1/projects/:projectId/records',
@@ -48,6 +49,11 @@ export function registerRecordRoutes(router: Router, deps: RouteDeps): void {
         result.errors,
       );
       metrics.recordsAccepted.inc({ source: 'api' }, result.accepted);
+      // The console's hourly chart: one counter write per push, whatever its size. The records
+      // are stored already: a failed count must not fail the push (a retry could duplicate it).
+      await overview.countIngested(project.id, result.accepted).catch((error: unknown) =>
+        logger.warn('ingest counter not updated', { event: 'activity_count_failed', projectId: project.id, error: String(error) }),
+      );
       for (const e of result.errors) metrics.recordsRejected.inc({ source: 'api', code: e.code });
       // Drift as jobs count it: each field once, by the write that brought it to the catalog.
       if (result.newFields?.length) metrics.fieldDrift.inc({ kind: 'new_field' }, result.newFields.length);

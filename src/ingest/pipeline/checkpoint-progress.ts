@@ -1,4 +1,5 @@
 import type { JobProgress } from '../../domain/model.js';
+import { hourOf } from '../../domain/overview.service.js';
 import type { JobContext } from './job-context.js';
 import { LeaseLostError } from './lease-watch.js';
 
@@ -26,11 +27,18 @@ export class ProgressCheckpoints {
   private lastAt = Date.now();
   private queue: Promise<void> = Promise.resolve();
   private readonly timer: NodeJS.Timeout;
+  /**
+   * Records of the job already counted in the console's hourly ingest. A resumed pass
+   * recounts the rows before its checkpoint without writing them again: they were counted
+   * by the pass that wrote them.
+   */
+  private counted: number;
 
   constructor(
     private readonly ctx: JobContext,
     private readonly progress: () => JobProgress,
   ) {
+    this.counted = ctx.job.recordsWritten ?? 0;
     // The timer's failures are left to the pass: its next write or checkpoint meets the same
     // storage, and the lease watch notes a lost lease.
     this.timer = setInterval(() => void this.saveIfDue().catch(() => undefined), ctx.deps.checkpointIntervalMs);
@@ -41,7 +49,11 @@ export class ProgressCheckpoints {
   saveIfDue(): Promise<void> {
     if (!isCheckpointDue(this.ctx, this.lastAt)) return Promise.resolve();
     this.lastAt = Date.now();
-    const saved = this.queue.then(() => checkpointProgress(this.ctx, this.progress()));
+    const saved = this.queue.then(async () => {
+      const progress = this.progress();
+      await checkpointProgress(this.ctx, progress);
+      await this.countIngested(progress);
+    });
     this.queue = saved.catch(() => undefined);
     return saved;
   }
@@ -50,5 +62,22 @@ export class ProgressCheckpoints {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.queue;
+    await this.countIngested(this.progress());
+  }
+
+  /**
+   * Adds the records written since the last count to the project's hourly counter: one
+   * write per checkpoint window, never per record. Best effort: the chart may miss a window
+   * when storage fails, the job must not.
+   */
+  private async countIngested(progress: JobProgress): Promise<void> {
+    const added = progress.recordsWritten - this.counted;
+    if (added <= 0) return;
+    this.counted = progress.recordsWritten;
+    try {
+      await this.ctx.deps.control.activity.addIngested(this.ctx.project.id, hourOf(Date.now()), added);
+    } catch {
+      // Counted as written anyway: a retry at the next checkpoint could count it twice.
+    }
   }
 }

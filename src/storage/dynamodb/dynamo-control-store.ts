@@ -29,6 +29,7 @@ import { DynamoJobStore } from './dynamo-job-store.js';
 import { DynamoQuarantineStore } from './dynamo-quarantine-store.js';
 import { DynamoExportStore } from './dynamo-export-store.js';
 import { DynamoFieldCatalogStore } from './dynamo-field-catalog-store.js';
+import { DynamoActivityStore } from './dynamo-activity-store.js';
 import { ensureDynamoTable } from './dynamo-tables.js';
 
 /**
@@ -58,6 +59,7 @@ export class DynamoControlStore extends DynamoJobStore implements ControlStore {
   readonly quarantine = new DynamoQuarantineStore(this.client, this.tableName);
   readonly exports = new DynamoExportStore(this.client, this.tableName);
   readonly catalog = new DynamoFieldCatalogStore(this.client, this.tableName);
+  readonly activity = new DynamoActivityStore(this.client, this.tableName);
   private readonly idempotencyTtlMs: number;
   private readonly now: () => number;
 

@@ -2,6 +2,7 @@ import {
   BatchWriteItemCommand,
   DeleteItemCommand,
   DeleteTableCommand,
+  DescribeTableCommand,
   GetItemCommand,
   ScanCommand,
   type DynamoDBClient,
@@ -133,6 +134,22 @@ export class DynamoRecordStore implements RecordStore {
     return guard(async () => {
       const out = await this.client.send(new DeleteItemCommand({ TableName: table, Key: { id: { S: id } }, ReturnValues: 'ALL_OLD' }));
       return out.Attributes ? fromItem(out.Attributes) : null;
+    });
+  }
+
+  /**
+   * DescribeTable's ItemCount: free to read, but AWS refreshes it only about every six hours,
+   * so it lags new writes (a Scan would be exact and cost a read of the whole table).
+   */
+  async countRecords(table: string): Promise<{ count: number; exact: boolean }> {
+    return guard(async () => {
+      try {
+        const out = await this.client.send(new DescribeTableCommand({ TableName: table }));
+        return { count: out.Table?.ItemCount ?? 0, exact: false };
+      } catch (error) {
+        if (errorName(error) === 'ResourceNotFoundException') return { count: 0, exact: false };
+        throw error;
+      }
     });
   }
 

@@ -16,6 +16,7 @@ import { SqliteJobStore } from './sqlite-job-store.js';
 import { SqliteQuarantineStore } from './sqlite-quarantine-store.js';
 import { SqliteExportStore } from './sqlite-export-store.js';
 import { SqliteFieldCatalogStore } from './sqlite-field-catalog-store.js';
+import { SqliteActivityStore } from './sqlite-activity-store.js';
 
 const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 /** Expired claims removed per sweep statement: a sweep never holds the database for long. */
@@ -37,6 +38,7 @@ export class SqliteControlStore extends SqliteJobStore implements ControlStore {
   readonly quarantine = new SqliteQuarantineStore(this.database);
   readonly exports = new SqliteExportStore(this.database);
   readonly catalog = new SqliteFieldCatalogStore(this.database);
+  readonly activity = new SqliteActivityStore(this.database);
   private readonly idempotencyTtlMs: number;
   private readonly now: () => number;
   private lastSweep: number;

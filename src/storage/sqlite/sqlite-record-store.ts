@@ -109,6 +109,12 @@ export class SqliteRecordStore implements RecordStore {
     });
   }
 
+  async countRecords(table: string): Promise<{ count: number; exact: boolean }> {
+    this.tableStatements(table);
+    const row = this.database.guard(() => this.database.db.prepare(`SELECT count(*) AS n FROM ${quoteIdentifier(table)}`).get() as { n: number });
+    return { count: row.n, exact: true };
+  }
+
   async deleteTable(table: string): Promise<void> {
     this.statements.delete(table);
     this.database.guard(() =>
