@@ -35,9 +35,9 @@ export function OverviewPage() {
               <thead>
                 <tr>
                   <th scope="col">Project</th>
-                  <th scope="col">Records</th>
-                  <th scope="col">Jobs running</th>
-                  <th scope="col">Jobs failed</th>
+                  <th scope="col" className="num">Records</th>
+                  <th scope="col" className="num">Jobs running</th>
+                  <th scope="col" className="num">Jobs failed</th>
                 </tr>
               </thead>
               <tbody>

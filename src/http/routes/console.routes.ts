@@ -43,12 +43,12 @@ function consoleHeaders(res: Response): void {
  * Serves the single-page console under /console: hashed assets cached for a year (their name
  * changes with their content), index.html for every other console path, revalidated each time
  * so a new build is picked up at once. Registered on the app, not the API router: these are
- * static files, not routes of openapi.yaml.
+ * static files, not routes of openapi.yaml. `dir` null: no build, /console says so.
  */
-export function consoleRouter(dir: string | undefined = findConsoleDir()): Router {
+export function consoleRouter(dir: string | null = findConsoleDir() ?? null): Router {
   const router = Router();
   router.get('/', (_req, res) => res.redirect(302, '/console/'));
-  if (dir === undefined) {
+  if (dir === null) {
     router.use('/console', (req) => {
       throw errors.routeNotFound(req.method, `/console${req.path} (the console is not built: run npm run build)`);
     });
