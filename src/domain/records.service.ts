@@ -56,6 +56,16 @@ export interface ErasedCustomer {
 
 const STORED_DEPTH = 1000;
 
+/**
+ * Drift goes in the answer of a push without an Idempotency-Key. A retry of an idempotent
+ * push must answer as the first attempt did, and the first attempt's drift is not kept
+ * (the catalog knows the fields by then): those pushes report drift in the metric and the
+ * alert only.
+ */
+function answerDrift(result: PushResult, input: Pick<PushInput, 'idempotencyKey'>, drift: JobDrift): void {
+  if (input.idempotencyKey === undefined) Object.assign(result, drift);
+}
+
 /** A keyed project's answer adds how many customers' records were created, changed or left alone. */
 export type KeyedPushResult = PushResult & KeyedCounts;
 
@@ -166,7 +176,7 @@ export class RecordService {
       result.records.push({ index: candidate.index, id });
     }
     await this.records.putRecords(input.project.tableName, toStore);
-    Object.assign(result, await this.catalogStored(input.project, toStore.map((record) => record.data), 'text'));
+    answerDrift(result, input, await this.catalogStored(input.project, toStore.map((record) => record.data), 'text'));
     result.accepted = result.records.length;
     result.rejected = result.errors.length;
     return result;
@@ -219,7 +229,7 @@ export class RecordService {
       else result.records.push({ index, id: changes[i]!.id, status: outcome.status });
     });
     countOutcomes(result, outcomes);
-    Object.assign(result, await this.catalogStored(input.project, values.filter((_, i) => outcomes[i]!.status !== 'rejected'), 'value'));
+    answerDrift(result, input, await this.catalogStored(input.project, values.filter((_, i) => outcomes[i]!.status !== 'rejected'), 'value'));
     result.errors.sort((a, b) => a.index - b.index);
     result.accepted = result.records.length;
     result.rejected = result.errors.length;

@@ -41,6 +41,8 @@ const ADMIN_PATHS = new Set([
   '/v1/projects/{projectId}/model/preview',
   '/v1/overview',
 ]);
+/** Admin-only operations on a path whose other methods take a project's key. */
+const ADMIN_OPERATIONS = new Set(['DELETE /v1/projects/{projectId}/quarantine']);
 /** The one error response that is not the error model: readiness reports its own body. */
 const NOT_ERROR_MODEL = new Set(['GET /readyz 503']);
 /** Codes the service defines that no client can meet, and why. */
@@ -206,7 +208,7 @@ describe('openapi.yaml as a document', () => {
         // Signing in and out take no credential (the token is the body); reading the session takes its cookie.
         const expected = op.method === 'get' ? [{ sessionCookie: [] }] : [];
         if (JSON.stringify(security) !== JSON.stringify(expected)) problems.push(`${opName(op)}: the session routes' own security`);
-      } else if (ADMIN_PATHS.has(op.path)) {
+      } else if (ADMIN_PATHS.has(op.path) || ADMIN_OPERATIONS.has(opName(op))) {
         if (JSON.stringify(security) !== JSON.stringify([{ adminToken: [] }])) problems.push(`${opName(op)}: admin token only`);
         if (!responses['401']) problems.push(`${opName(op)}: 401 not documented`);
       } else {
