@@ -82,6 +82,9 @@ const steps = [
   // The console is browser code (DOM types, JSX) with its own compiler settings.
   ['typecheck console', tools.tsc, ['-p', 'console/tsconfig.json']],
   ['lint', tools.eslint, ['.']],
+  // Built once before the tests: the browser tests serve it, and `npm start` in the e2e tests
+  // would otherwise build it inside their start-up timeout.
+  ['console build', path.join(root, 'scripts', 'build-console.mjs'), ['--if-changed']],
   [
     'tests',
     tools.vitest,
