@@ -65,7 +65,7 @@ describe.each(['embedded', 'aws'] as const)('console overview (%s)', (mode) => {
     const shown = hours.filter((h) => h.hour >= firstHour).reduce((sum, h) => sum + h.records, 0);
     expect(shown - startCount).toBe(5 + 4);
     expect(await sinceFirst()).toBe(shown);
-    const byId = new Map((after.body.projects as { id: string }[]).map((p) => [p.id, p]));
+    const byId = new Map((after.body.projects as { id: string; records: unknown }[]).map((p) => [p.id, p]));
     expect(byId.get(b.id)).toMatchObject({ id: b.id, name: b.id, jobs: { running: 0, failed: 0 } });
     if (mode === 'embedded') {
       expect(byId.get(a.id)).toMatchObject({ records: 5, recordsExact: true });
@@ -73,7 +73,7 @@ describe.each(['embedded', 'aws'] as const)('console overview (%s)', (mode) => {
     } else {
       // DescribeTable's ItemCount: an estimate AWS refreshes about every six hours.
       expect(byId.get(a.id)).toMatchObject({ recordsExact: false });
-      expect(typeof (byId.get(a.id) as { records: unknown }).records).toBe('number');
+      expect(typeof byId.get(a.id)?.records).toBe('number');
     }
   });
 
