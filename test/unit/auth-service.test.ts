@@ -51,7 +51,7 @@ function refusal(decision: ProjectDecision) {
 describe('AuthService', () => {
   it('lets the admin token in everywhere and refuses a missing or wrong one', async () => {
     const { auth } = await setup();
-    expect(auth.authorizeAdmin(ADMIN)).toEqual({ ok: true, principal: { kind: 'admin' } });
+    expect(auth.authorizeAdmin(ADMIN)).toEqual({ ok: true, principal: { kind: 'admin', id: 'admin-token', name: 'Admin token', via: 'token' } });
     expect(auth.authorizeAdmin(undefined)).toMatchObject({ ok: false, reason: 'missing_admin_token' });
     expect(auth.authorizeAdmin('nope')).toMatchObject({ ok: false, reason: 'wrong_admin_token' });
     const decision = await auth.authorizeProject({ credential: ADMIN, clientIp: '192.0.2.1', projectId: 'beta', scopes: ['files:write'] });
