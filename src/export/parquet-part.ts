@@ -84,17 +84,30 @@ export async function writeParquetPart(
   }
 }
 
+/**
+ * Column statistics (min/max) only where readers prune on them cheaply: numbers, booleans
+ * and times. For text they cost the writer a comparison per value and are truncated to a
+ * prefix anyway. `id` and `source` differ on every row, so no dictionary is tried for them.
+ */
+function columnOptions(column: ParquetColumn): { statistics?: boolean; encoding?: 'PLAIN' } {
+  const text = column.kind === 'string' || column.kind === 'json';
+  if (column.path === undefined && (column.name === 'id' || column.name === 'source')) return { statistics: false, encoding: 'PLAIN' };
+  return text ? { statistics: false } : {};
+}
+
 /** One row group's columns as they fill, written when full and at the part's end. */
 class RowGroup {
   private data: unknown[][];
   private rows = 0;
   private chars = 0;
+  private readonly needsData: boolean;
 
   constructor(
     private readonly columns: readonly ParquetColumn[],
     private readonly counts: ConversionCounts,
   ) {
     this.data = columns.map(() => []);
+    this.needsData = columns.some((column) => column.path !== undefined);
   }
 
   get full(): boolean {
@@ -102,19 +115,19 @@ class RowGroup {
   }
 
   add(record: StoredRecord): void {
-    const needsData = this.columns.some((column) => column.path !== undefined);
-    const data = needsData ? fastData(record) : {};
-    this.columns.forEach((column, i) => {
+    const data = this.needsData ? fastData(record) : {};
+    for (let i = 0; i < this.columns.length; i++) {
+      const column = this.columns[i]!;
       const value = column.path === undefined ? envelopeValue(record, column.name) : valueAt(data, column.path);
       this.data[i]!.push(columnValue(column.kind, value, this.counts));
-    });
+    }
     this.rows++;
     this.chars += record.data.length + record.source.length;
   }
 
   writeTo(writer: ParquetWriter): void {
     if (this.rows === 0) return;
-    const columnData = this.columns.map((column, i) => ({ name: column.name, data: this.data[i]! }));
+    const columnData = this.columns.map((column, i) => ({ name: column.name, data: this.data[i]!, ...columnOptions(column) }));
     writer.write({ columnData, rowGroupSize: this.rows }) as void;
     this.data = this.columns.map(() => []);
     this.rows = 0;

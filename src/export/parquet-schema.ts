@@ -158,7 +158,7 @@ export function columnValue(kind: ParquetKind, value: unknown, counts: Conversio
   if (value === undefined || value === null) return null;
   switch (kind) {
     case 'json':
-      return toJsonText(value);
+      return value instanceof JsonText ? value.text : toJsonText(value);
     case 'string':
       if (typeof value === 'string') return value;
       counts.unconverted++;
@@ -187,19 +187,24 @@ export function columnValue(kind: ParquetKind, value: unknown, counts: Conversio
   return null;
 }
 
+/** JSON text stored as such (a record's key and source): written as it is, never parsed. */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
 /** The value of an envelope column of a record. */
 export function envelopeValue(record: StoredRecord, name: string): unknown {
   switch (name) {
     case 'id':
       return record.id;
     case 'key':
-      return record.keyed === undefined ? null : JSON.parse(record.keyed.key);
+      return record.keyed === undefined ? null : new JsonText(record.keyed.key);
     case 'version':
       return record.keyed?.version ?? null;
     case 'createdAt':
       return record.keyed?.createdAt ?? null;
     case 'source':
-      return JSON.parse(record.source);
+      return new JsonText(record.source);
     default:
       // updatedAt (keyed) and ingestedAt (appended) are both the last write's time.
       return record.ingestedAt;
