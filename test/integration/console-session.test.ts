@@ -131,6 +131,8 @@ describe('console sessions', () => {
     expectError(list, 401, 'session_expired');
     expect(list.body.items).toBeUndefined();
     expectError(await c.get(`/v1/projects/${p.id}/records`).set('Cookie', cookie), 401, 'session_expired');
+    // Not counted as guesses: many more than the limit still get session_expired, not 429.
+    for (let i = 0; i < FAILED_ATTEMPTS + 2; i++) expectError(await c.get('/v1/session').set('Cookie', cookie), 401, 'session_expired');
   });
 
   it('revokes every session when the admin token is rotated, and refuses a tampered cookie', async () => {

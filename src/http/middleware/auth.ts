@@ -66,7 +66,10 @@ export function createAuthMiddleware(deps: AuthMiddlewareDeps) {
     // Past the limit this fails with 429 instead of the refusal itself.
     // 403s count too: a valid key refused for its project, its address or its scope still
     // tells a prober the key is real, so probing with one must cost attempts like a 401.
-    if (refusal.error.status === 401 || refusal.error.status === 403) await limits.countFailedAttempt(req, res);
+    // An expired session is not a guess (its signature was ours): a console tab left open
+    // overnight must not use up its address's attempts with the calls it makes on waking.
+    const guess = refusal.reason !== 'session_expired';
+    if (guess && (refusal.error.status === 401 || refusal.error.status === 403)) await limits.countFailedAttempt(req, res);
     throw refusal.error;
   };
 
