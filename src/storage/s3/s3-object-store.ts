@@ -73,7 +73,7 @@ export class S3ObjectStore implements ObjectStore {
     if (days === undefined) return;
     await guard(() =>
       applyProjectBucketLifecycle(this.client, bucket, days, (error) =>
-        this.options.onWarning?.('this S3 store has no lifecycle support: processed/ and exports/ objects are kept, incomplete uploads not aborted', {
+        this.options.onWarning?.('this S3 store has no lifecycle support: processed/ objects are kept (and exports/ ones), incomplete uploads not aborted', {
           event: 'bucket_lifecycle_unsupported',
           bucket,
           error: errorName(error) ?? String(error),
