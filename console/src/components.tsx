@@ -84,8 +84,13 @@ export function NotFound({ what }: { what: string }) {
 }
 
 export function Json({ value }: { value: unknown }) {
-  // Text only: React escapes it, so data never becomes markup.
-  return <pre className="json">{JSON.stringify(value, null, 2)}</pre>;
+  // Text only: React escapes it, so data never becomes markup. Focusable, so a keyboard can
+  // scroll it when it is taller than its box.
+  return (
+    <pre className="json" tabIndex={0}>
+      {JSON.stringify(value, null, 2)}
+    </pre>
+  );
 }
 
 export function parseList(text: string): string[] {

@@ -55,6 +55,14 @@ async function signIn(target: Page, token = TOKEN): Promise<void> {
   await target.getByRole('button', { name: 'Sign in' }).click();
 }
 
+/** Signs in unless the page's session is still valid (tests can also run one at a time). */
+async function signedIn(target: Page): Promise<void> {
+  await target.goto(`${server.baseUrl}/console`);
+  await target.locator('#token, #overview-title').first().waitFor();
+  if ((await target.locator('#token').count()) > 0) await signIn(target);
+  await target.getByRole('heading', { name: 'Overview' }).waitFor();
+}
+
 beforeAll(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'intake-browser-'));
   [, jwks, browser] = await Promise.all([buildConsole(), startJwks(), launchChromium()]);
@@ -190,6 +198,46 @@ describe('the console', () => {
     await page.getByRole('link', { name: 'Overview' }).click();
     await page.getByRole('link', { name: 'Journey Co' }).waitFor();
     await snap(page, '12-overview-after');
+    expect(pageProblems).toEqual([]);
+  });
+
+  it('edits the model with messages by the field, previews it on a file, looks a customer up, and exports', async () => {
+    expect((await apiCall('POST', '/v1/projects', {}, { id: 'model-check', name: 'Model check' })).status).toBe(201);
+    await signedIn(page);
+    await page.goto(`${server.baseUrl}/console/projects/model-check/model`);
+    await page.getByLabel('Indexes').fill('country');
+    await page.getByRole('button', { name: 'Save model' }).click();
+    const indexField = page.locator('.field', { has: page.getByLabel('Indexes') });
+    await expect.poll(() => indexField.locator('.field-error').textContent()).toMatch(/customer key/);
+    await page.getByLabel('Customer key fields').fill('email');
+    await page.getByRole('button', { name: 'Save model' }).click();
+    await page.getByText('Saved as version 1.').waitFor();
+
+    const upload = await fetch(`${server.baseUrl}/v1/projects/model-check/files/people.csv`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'text/csv' },
+      body: 'email,country\nAnn@Example.com,GB\nbo@example.com,FR\n',
+    });
+    const { jobId } = (await upload.json()) as { jobId: string };
+    await expect
+      .poll(async () => (await apiCall('GET', `/v1/projects/model-check/jobs/${jobId}`)).json.status, { timeout: 30_000 })
+      .toBe('succeeded');
+    await page.reload();
+    const fileId = await page.locator('#preview-file option', { hasText: 'people.csv' }).getAttribute('value');
+    await page.selectOption('#preview-file', fileId!);
+    await page.getByRole('button', { name: 'Preview first rows' }).click();
+    await expect.poll(() => page.locator('form pre.json').textContent()).toContain('ann@example.com');
+    await expectAccessible(page, '15-model-edited');
+
+    await page.getByRole('link', { name: 'Records' }).click();
+    await page.getByRole('textbox', { name: 'email' }).fill('  ANN@example.com ');
+    await page.getByRole('button', { name: 'Find' }).click();
+    await expect.poll(() => page.locator('.lookups pre.json').textContent()).toContain('provenance');
+
+    await page.getByRole('link', { name: 'Exports' }).click();
+    await page.getByRole('button', { name: 'Start export' }).click();
+    await page.getByRole('link', { name: /^part-/ }).first().waitFor({ timeout: 60_000 });
+    await expectAccessible(page, '16-exports');
     expect(pageProblems).toEqual([]);
   });
 });
