@@ -1,13 +1,15 @@
 import { createHmac, createSecretKey } from 'node:crypto';
-import { isLosslessNumber, LosslessNumber } from 'lossless-json';
-import parsePhoneNumber, { isSupportedCountry, type CountryCode } from 'libphonenumber-js';
+import { LosslessNumber } from 'lossless-json';
+import { isSupportedCountry } from 'libphonenumber-js';
 import { RE2JS } from 're2js';
 import safeRegex from 'safe-regex2';
-import { isPlainRecord } from '../../domain/json-text.js';
-import { LruCache } from '../../domain/lru-cache.js';
+import { describe, fail, SKIP, stringStep, valueStep, type CompiledStep } from './compiled-step.js';
 import { checkDateFormats, dateReader } from './date-cast.js';
 import { deleteAt, getAt, hasAt, scalarText, setAt, splitPath, type FieldPath } from './field-path.js';
+import { phoneStep } from './phone-step.js';
 import type { RuleProblem, RuleStep, StepOf } from './rule-schema.js';
+
+export { SKIP } from './compiled-step.js';
 
 /** Why a record was rejected by a step: which step, which rule, which field, in words. */
 export interface RuleFailure {
@@ -17,11 +19,6 @@ export interface RuleFailure {
   field: string;
   message: string;
 }
-
-/** A step's answer: undefined (the record goes on), SKIP (filtered out) or a failure. */
-export const SKIP = Symbol('skip');
-type StepResult = undefined | typeof SKIP | { field: string; message: string };
-type CompiledStep = (record: Record<string, unknown>) => StepResult;
 
 export type RulesOutcome =
   | { ok: true; record: Record<string, unknown> }
@@ -46,10 +43,8 @@ const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61
 const TRUE_TEXT = new Set(['true', 'yes', 'y', '1']);
 const FALSE_TEXT = new Set(['false', 'no', 'n', '0']);
 
-const fail = (field: string, message: string) => ({ field, message });
 /** A declared value as a record gets it: scalars shared, objects and arrays copied (the record may be changed later). */
 const copyOf = (value: unknown): unknown => (typeof value === 'object' && value !== null ? structuredClone(value) : value);
-const describe = (v: unknown) => (isLosslessNumber(v) ? v.value : JSON.stringify(v)).slice(0, 80);
 
 /** Problems only compiling can find, with their step index; empty when the rules compile. */
 export function checkCompiledRules(steps: readonly RuleStep[]): RuleProblem[] {
@@ -167,43 +162,6 @@ function compileStep(step: RuleStep, options: RuleOptions): CompiledStep {
   }
 }
 
-/** A step on one scalar field: a missing or null field is left alone (`required` rejects those); `change` answering undefined keeps the value. */
-function valueStep(name: string, path: FieldPath, change: (text: string) => { value: unknown } | { error: string } | undefined): CompiledStep {
-  return (r) => {
-    const v = getAt(r, path);
-    if (v === undefined || v === null) return undefined;
-    const text = scalarText(v);
-    if (text === undefined) return fail(name, 'must be a string, number or boolean, not an object or array');
-    const out = change(text);
-    if (out === undefined) return undefined;
-    if ('error' in out) return fail(name, out.error);
-    setAt(r, path, out.value);
-    return undefined;
-  };
-}
-
-/**
- * Parsed numbers kept per compiled step: the phone library takes ~10 µs a value, and a
- * customer's number comes back on each of their rows. Bounded, and dropped with the
- * compiled model when its version changes.
- */
-const PHONE_CACHE_ENTRIES = 10_000;
-
-function phoneStep(step: StepOf<'phone'>): CompiledStep {
-  const path = splitPath(step.field);
-  const country = step.defaultCountry as CountryCode | undefined;
-  const parseOptions = country === undefined ? undefined : { defaultCountry: country };
-  const cache = new LruCache<string, { value: unknown } | { error: string }>({ maxEntries: PHONE_CACHE_ENTRIES });
-  return valueStep(step.field, path, (text) => {
-    const hit = cache.get(text);
-    if (hit !== undefined) return hit;
-    const parsed = parsePhoneNumber(text, parseOptions);
-    const out = parsed?.isValid() ? { value: parsed.number } : { error: `${describe(text)} is not a valid phone number${country ? ` (default country ${country})` : ''}` };
-    cache.set(text, out);
-    return out;
-  });
-}
-
 function renameStep(step: StepOf<'rename'>): CompiledStep {
   const from = splitPath(step.from);
   const to = splitPath(step.to);
@@ -226,28 +184,6 @@ function keepStep(step: StepOf<'keep'>): CompiledStep {
   };
 }
 
-function trimAll(value: unknown, change: (s: string) => string): unknown {
-  if (typeof value === 'string') return change(value);
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = trimAll(value[i], change);
-    return value;
-  }
-  if (isPlainRecord(value)) for (const key of Object.keys(value)) value[key] = trimAll(value[key], change);
-  return value;
-}
-
-function stringStep(fields: '*' | string[], change: (s: string) => string): CompiledStep {
-  if (fields === '*') return (r) => { trimAll(r, change); return undefined; };
-  const paths = fields.map(splitPath);
-  return (r) => {
-    for (const p of paths) {
-      const v = getAt(r, p);
-      if (typeof v === 'string') setAt(r, p, change(v));
-    }
-    return undefined;
-  };
-}
-
 function castStep(step: StepOf<'cast'>): CompiledStep {
   const path = splitPath(step.field);
   const name = step.field;
@@ -259,8 +195,12 @@ function castStep(step: StepOf<'cast'>): CompiledStep {
       const pattern = step.to === 'number' ? NUMBER : INTEGER;
       return valueStep(name, path, (text) => {
         const t = text.trim();
-        // Kept as the exact number written: a cast to number loses no digit.
-        return pattern.test(t) ? { value: new LosslessNumber(t) } : { error: `${describe(text)} is not ${step.to === 'number' ? 'a number' : 'an integer'}` };
+        if (!pattern.test(t)) return { error: `${describe(text)} is not ${step.to === 'number' ? 'a number' : 'an integer'}` };
+        // Kept as the exact number written: a cast to number loses no digit. One that reads
+        // back as its own text is a plain number, as exact parsing leaves it: the same stored
+        // text, without the lossless printer's cost on every record that holds one.
+        const plain = Number(t);
+        return { value: String(plain) === t ? plain : new LosslessNumber(t) };
       });
     }
     case 'boolean':

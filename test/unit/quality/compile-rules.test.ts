@@ -32,6 +32,14 @@ describe('cleaning steps', () => {
     expect(clean([{ op: 'keep', fields: ['a.b', 'c'] }], { a: { b: 1, z: 2 }, c: 3, d: 4 })).toEqual({ ok: true, record: { a: { b: 1 }, c: 3 } });
   });
 
+  it('trim of every string reaches nested objects and arrays, and a __proto__ key stays data', () => {
+    const record = JSON.parse('{"__proto__":{"a":" x "},"b":[" y ",{"c":" z "}],"d":"kept","n":1}') as Record<string, unknown>;
+    const out = clean([{ op: 'trim', fields: '*' }], record);
+    expect(out.ok).toBe(true);
+    expect(Object.getPrototypeOf(record)).toBe(Object.prototype);
+    expect(JSON.stringify(record)).toBe('{"__proto__":{"a":"x"},"b":["y",{"c":"z"}],"d":"kept","n":1}');
+  });
+
   it('casts keep every digit, and refuse what is not of the type', () => {
     const big = parse('{"n":"12345678901234567890.123456789","i":"42","b":"Yes"}') as Record<string, unknown>;
     const out = clean(
@@ -46,6 +54,11 @@ describe('cleaning steps', () => {
     const record = (out as { record: Record<string, unknown> }).record;
     expect(isLosslessNumber(record.n) && (record.n as LosslessNumber).value).toBe('12345678901234567890.123456789');
     expect(record.b).toBe(true);
+    // A number that reads back as its own text is stored as a plain one; others keep their digits.
+    expect(record.i).toBe(42);
+    const exact = clean([{ op: 'cast', field: 'x', to: 'number' }, { op: 'cast', field: 'y', to: 'number' }], { x: '1.50', y: '-0' });
+    const kept = (exact as { record: Record<string, unknown> }).record;
+    expect([kept.x, kept.y].map((v) => isLosslessNumber(v) && v.value)).toEqual(['1.50', '-0']);
     const bad = clean([{ op: 'trim', fields: ['x'] }, { op: 'cast', field: 'x', to: 'integer' }], { x: '4.5' });
     expect(bad).toMatchObject({ ok: false, skipped: false, reason: { code: 'rule_failed', step: 1, rule: 'cast', field: 'x' } });
     expect(clean([{ op: 'cast', field: 'x', to: 'string' }], { x: new LosslessNumber('1.50') })).toEqual({ ok: true, record: { x: '1.50' } });
