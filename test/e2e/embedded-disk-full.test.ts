@@ -200,7 +200,13 @@ describe('the embedded store on a full disk', () => {
     });
     const waiting = await call(base, 'GET', `/v1/projects/${PROJECT}/jobs/${jobId}`, { 'x-api-key': key });
     expect(['queued', 'running']).toContain(waiting.json.status);
-    expect((await push('{"tag":"still-full"}')).status).toBe(503);
+    // A one-record push may still find room: SQLite writes its frames into WAL space the
+    // file already holds (the WAL is kept up to its size limit between checkpoints), while
+    // the job's window needs new pages. Either it is refused whole or it is stored for good.
+    const stillFull = await push('{"tag":"still-full"}');
+    expect([200, 503], stillFull.text).toContain(stillFull.status);
+    if (stillFull.status === 503) expect((stillFull.json.error as { code: string }).code).toBe('storage_unavailable');
+    const stillFullStored = stillFull.status === 200 ? 1 : 0;
 
     // 4. Space again: the same process recovers.
     await fs.rm(filler);
@@ -248,7 +254,7 @@ describe('the embedded store on a full disk', () => {
       for (const [id, text] of batch.acked) expect(stored.get(id)?.data, id).toBe(canonical(text));
     }
     expect(byTag.get('after')).toBe(1);
-    expect(byTag.get('still-full') ?? 0).toBe(0);
+    expect(byTag.get('still-full') ?? 0).toBe(stillFullStored);
     // Whatever the disk said, no request was answered with a 5xx other than 503.
     const failures = server.events().filter((e) => e.event === 'http_request' && Number(e.status) >= 500 && e.status !== 503);
     expect(failures).toEqual([]);

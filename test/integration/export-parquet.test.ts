@@ -137,6 +137,13 @@ describe.each(['embedded', 'aws'] as const)('parquet export jobs (%s)', (mode) =
     expect(rows.map((row) => row['address.city'])).toContain('Zürich');
   });
 
+  it('the streamed export does not write Parquet (export jobs do): 400 unknown_format, nothing sent', async () => {
+    const res = await request(t.app).get(`/v1/projects/${p.id}/export?format=parquet`).set(p.auth);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('unknown_format');
+    expect(res.headers['content-disposition']).toBeUndefined();
+  });
+
   it('an empty project gives one valid Parquet file with the envelope schema and no rows', async () => {
     const empty = await createProjectWithKey(t, 'xpe');
     const { job, files, manifest } = await exportParquet(empty);

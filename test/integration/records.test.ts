@@ -93,7 +93,8 @@ describe('POST records: what is accepted', () => {
     const before = await storedIds();
     const res = await post({ name: 'Ada', age: 36 });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ accepted: 1, rejected: 0, records: [{ index: 0, id: expect.any(String) }], errors: [] });
+    // The project's first write: both of its fields are new to the field catalog.
+    expect(res.body).toEqual({ accepted: 1, rejected: 0, records: [{ index: 0, id: expect.any(String) }], errors: [], newFields: ['age', 'name'] });
     const id = res.body.records[0].id;
     expect(await storedIds()).toEqual([...before, id].sort());
     const got = await getRecord(id);
