@@ -1,5 +1,5 @@
 import { ulid } from 'ulid';
-import { parseJsonExact } from './json-text.js';
+import { parseStoredJson } from './json-text.js';
 import { objectlessJob, type IndexEntry, type JobItem, type ProjectItem, type StoredRecord } from './model.js';
 import { indexEntriesOf, type StoredModel } from './record-model.js';
 import type { ControlStore, RecordStore } from '../storage/ports.js';
@@ -7,7 +7,6 @@ import type { ControlStore, RecordStore } from '../storage/ports.js';
 /** Records read and rewritten per step; progress is saved after each. */
 const PAGE = 200;
 const LEASE_MS = 60_000;
-const STORED_DEPTH = 1000;
 
 /** The name a backfill job shows where a file job shows its file. */
 export const BACKFILL_JOB_NAME = '(index backfill)';
@@ -18,7 +17,7 @@ const sameEntries = (a: readonly IndexEntry[], b: readonly IndexEntry[]) =>
 /** A record with its index entries as `model` declares them, or null when they already are. */
 export function reindexed(current: StoredRecord | null, model: StoredModel): StoredRecord | null {
   if (current?.keyed === undefined) return null;
-  const index = indexEntriesOf(parseJsonExact(current.data, STORED_DEPTH) as Record<string, unknown>, model);
+  const index = indexEntriesOf(parseStoredJson(current.data), model);
   if (sameEntries(index, current.keyed.index)) return null;
   return { ...current, keyed: { ...current.keyed, index, revision: current.keyed.revision + 1 } };
 }

@@ -1,4 +1,4 @@
-import { isPlainRecord, parseJsonExact, toJsonText } from './json-text.js';
+import { isPlainRecord, parseStoredJson, toJsonText } from './json-text.js';
 import type { KeyedParts, StoredRecord } from './model.js';
 import { MAX_ITEM_BYTES, recordTooLargeMessage, storedRecordSize } from './record-builder.js';
 import { readProvenance, writeProvenance, type ProvenanceEntry } from './provenance.js';
@@ -33,8 +33,6 @@ export type ChangeOutcome =
 
 /** Sources remembered per record for replay protection; the oldest are forgotten past this. */
 export const MAX_APPLIED_MARKS = 64;
-/** Parsing depth of stored data: it was checked on the way in, this only bounds recursion. */
-const STORED_DEPTH = 1000;
 
 interface RecordState {
   data: Record<string, unknown>;
@@ -77,7 +75,7 @@ export function mergeData(base: Record<string, unknown>, patch: Record<string, u
 function stateOf(record: StoredRecord): RecordState {
   const keyed = record.keyed!;
   return {
-    data: parseJsonExact(record.data, STORED_DEPTH) as Record<string, unknown>,
+    data: parseStoredJson(record.data),
     dataText: record.data,
     source: record.source,
     updatedAt: record.ingestedAt,

@@ -5,7 +5,7 @@ import type { ControlStore, RecordPage, RecordStore } from '../storage/ports.js'
 import { deterministicId, newRecordId } from './ids.js';
 import { AppError, errors } from '../errors.js';
 import {
-  decodeUtf8, isPlainRecord, parseJsonExact, parseRecordJson, RECORD_PARSE_CODES, splitJsonArrayText, toJsonText,
+  decodeUtf8, isPlainRecord, parseJsonExact, parseRecordJson, parseStoredJson, RECORD_PARSE_CODES, splitJsonArrayText, toJsonText,
 } from './json-text.js';
 import { countOutcomes, keyedChangeOf, writeKeyedChanges, type KeyedCounts } from './keyed-records.js';
 import { buildRecord } from './record-builder.js';
@@ -297,7 +297,7 @@ export class RecordService {
     const removed = await this.records.deleteRecord(project.tableName, id);
     const quarantineEntries = await this.eraseQuarantined(project, model, id);
     if (!removed && quarantineEntries === 0) throw errors.recordNotFound(JSON.stringify(key));
-    const data = removed ? (parseJsonExact(removed.data, STORED_DEPTH) as Record<string, unknown>) : {};
+    const data = removed ? parseStoredJson(removed.data) : {};
     const provenance = removed?.keyed ? readProvenance(removed.keyed.provenance) : {};
     const applied = removed?.keyed ? (JSON.parse(removed.keyed.applied) as Record<string, number>) : {};
     const idempotencyKeys = new Set<string>();

@@ -3,7 +3,7 @@
 // cases and on thousands of generated documents full of awkward numbers and keys.
 import { isLosslessNumber, parse as losslessParse, stringify as losslessStringify } from 'lossless-json';
 import { describe, expect, it } from 'vitest';
-import { parsePlainJson, parseJsonExact, toJsonText } from '../../src/domain/json-text.js';
+import { parsePlainJson, parseJsonExact, parseStoredJson, toJsonText } from '../../src/domain/json-text.js';
 import { jsonBytesToRow } from '../../src/ingest/parsers/json-record.js';
 import { AppError, errors } from '../../src/errors.js';
 
@@ -146,5 +146,25 @@ describe('exact JSON parsing with the JSON.parse fast path', () => {
       if (expected.ok) expect(row, line).toMatchObject({ ok: true, data: expected.data });
       else expect(row, line).toMatchObject({ ok: false, code: expected.code });
     }
+  });
+});
+
+describe('parseStoredJson: stored record data read back', () => {
+  const stored = [
+    '{"Email":"ada@example.com","Country":"Korea, Republic of","City":"Zürich"}',
+    '{"a":{"b":["x","y"]},"__proto__":{"p":"q"},"n":"12"}',
+    '{"big":12345678901234567890123,"dec":1.50,"neg":-0,"plain":[1,2,3]}',
+    '{"note":"Apt 3, 4th floor","deep":{"x":[{"y":-1e5}]}}',
+  ];
+  it.each(stored)('gives the text it was written from: %s', (text) => {
+    const value = parseStoredJson(text);
+    expect(toJsonText(value)).toBe(toJsonText(parseJsonExact(text, DEPTH)));
+    expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+  });
+
+  it('keeps every digit of numbers that JSON.parse would round', () => {
+    const value = parseStoredJson('{"big":12345678901234567890123}');
+    expect(isLosslessNumber(value.big)).toBe(true);
+    expect(toJsonText(value)).toBe('{"big":12345678901234567890123}');
   });
 });
