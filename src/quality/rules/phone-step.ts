@@ -2,6 +2,7 @@ import parsePhoneNumber, { type CountryCode } from 'libphonenumber-js';
 import { LruCache } from '../../domain/lru-cache.js';
 import { describe, valueStep, type CompiledStep } from './compiled-step.js';
 import { splitPath } from './field-path.js';
+import { nanpFastPath } from './phone-fast.js';
 import type { StepOf } from './rule-schema.js';
 
 /**
@@ -16,11 +17,15 @@ export function phoneStep(step: StepOf<'phone'>): CompiledStep {
   const country = step.defaultCountry as CountryCode | undefined;
   const parseOptions = country === undefined ? undefined : { defaultCountry: country };
   const cache = new LruCache<string, { value: unknown } | { error: string }>({ maxEntries: PHONE_CACHE_ENTRIES });
+  const invalid = (text: string) => ({ error: `${describe(text)} is not a valid phone number${country ? ` (default country ${country})` : ''}` });
+  const fast = nanpFastPath(country);
   return valueStep(step.field, path, (text) => {
+    const quick = fast?.(text);
+    if (quick !== undefined) return quick === false ? invalid(text) : { value: quick };
     const hit = cache.get(text);
     if (hit !== undefined) return hit;
     const parsed = parsePhoneNumber(text, parseOptions);
-    const out = parsed?.isValid() ? { value: parsed.number } : { error: `${describe(text)} is not a valid phone number${country ? ` (default country ${country})` : ''}` };
+    const out = parsed?.isValid() ? { value: parsed.number } : invalid(text);
     cache.set(text, out);
     return out;
   });
