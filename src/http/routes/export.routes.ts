@@ -51,7 +51,7 @@ export function registerExportRoutes(router: Router, deps: RouteDeps): void {
   });
 }
 
-async function* withFirst(first: IteratorResult<string>, rest: AsyncGenerator<string>): AsyncGenerator<string> {
+async function* withFirst(first: IteratorResult<Buffer>, rest: AsyncGenerator<Buffer>): AsyncGenerator<Buffer> {
   if (first.done === true) return;
   yield first.value;
   yield* rest;
