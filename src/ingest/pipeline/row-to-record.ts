@@ -1,4 +1,4 @@
-import { parseJsonExact } from '../../domain/json-text.js';
+import { parseStoredJson } from '../../domain/json-text.js';
 import type { RecordCleaner } from '../../quality/record-cleaner.js';
 import { decimalText, deterministicId, fileRowId, fileRowIdPrefix } from '../../domain/ids.js';
 import type { JobItem } from '../../domain/model.js';
@@ -46,16 +46,18 @@ export function rowToRecord(row: ParsedRecordRow, origin: FileRecordOrigin): Ste
   return built.ok ? passOn({ row: row.row, record: built.record }) : rejectRow(row.row, built.code, built.message);
 }
 
-/** Parsers bound a row's depth already; this only bounds the recursion of the exact parse. */
-const ROW_DEPTH = 1000;
-
 /**
  * The cleaning rules and the schema on a row, before it is keyed and stored: the row's
  * text is parsed here once (numbers exactly as written) and printed once by the record
  * builder. A refused row keeps its text as it arrived, for the quarantine.
+ *
+ * A row's text is the parsers' own printing (CSV cells under de-duplicated headers, or a
+ * JSON/XML value printed again), depth-bounded by the parser: it repeats no key, as the
+ * stored data does, so it is read the way stored data is: JSON.parse when it holds no
+ * number token, the exact parser otherwise (a CSV row, all strings, is nearly always the first).
  */
 function cleanRow(row: ParsedRecordRow, cleaner: RecordCleaner): StepOutcome<Record<string, unknown>> {
-  const value = parseJsonExact(row.data, ROW_DEPTH);
+  const value: unknown = parseStoredJson(row.data);
   // A row that is not an object is the record builder's to refuse, as without rules.
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return passOn(value as Record<string, unknown>);
   const outcome = cleaner.clean(value as Record<string, unknown>);
