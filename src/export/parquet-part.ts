@@ -9,14 +9,18 @@ import type { RecordService } from '../domain/records.service.js';
 import type { ObjectStore, RecordPage } from '../storage/ports.js';
 import type { ExportJob } from './export-job.js';
 import { exportObjectKey, HashingCounter, partName, type PartBounds, type WrittenPart } from './export-part.js';
+import { encodeTexts, mostlyDistinct } from './parquet-text.js';
 import { columnValue, envelopeValue, fastData, schemaElements, valueAt, type ConversionCounts, type ParquetColumn } from './parquet-schema.js';
 
 /**
  * Rows per row group, and the text a row group may hold before it is written anyway: the
  * writer keeps one row group's columns in memory, so this bounds memory whatever the
- * records' size (a project of 300 KB strings gets row groups of ~100 rows).
+ * records' size (a project of 300 KB strings gets row groups of ~100 rows). Every value of
+ * a row group lives until the group is written: at 50,000 rows they outlived the young
+ * generation and garbage collection took a quarter of a job's time; at 10,000 the file
+ * is 2% bigger and the job about a fifth faster.
  */
-export const ROW_GROUP_ROWS = 50_000;
+export const ROW_GROUP_ROWS = 10_000;
 export const ROW_GROUP_CHARS = 32 * 1024 * 1024;
 
 export type ParquetWrittenPart = WrittenPart & { counts: ConversionCounts };
@@ -127,7 +131,14 @@ class RowGroup {
 
   writeTo(writer: ParquetWriter): void {
     if (this.rows === 0) return;
-    const columnData = this.columns.map((column, i) => ({ name: column.name, data: this.data[i]!, ...columnOptions(column) }));
+    const columnData = this.columns.map((column, i) => {
+      const options = columnOptions(column);
+      const text = column.kind === 'string' || column.kind === 'json';
+      if (text && (options.encoding === 'PLAIN' || mostlyDistinct(this.data[i]!))) {
+        return { name: column.name, data: encodeTexts(this.data[i]!), ...options, encoding: 'PLAIN' as const };
+      }
+      return { name: column.name, data: this.data[i]!, ...options };
+    });
     writer.write({ columnData, rowGroupSize: this.rows }) as void;
     this.data = this.columns.map(() => []);
     this.rows = 0;
