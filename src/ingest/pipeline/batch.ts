@@ -6,6 +6,8 @@ import type { FileRecord } from './record-steps.js';
 export interface Batch {
   records: StoredRecord[];
   lastRow: number;
+  /** Each record's data as an object where the rules made one (FileRecord.value), by index; absent when none did. */
+  values?: (Record<string, unknown> | undefined)[];
   /** Keyed projects: each record's change and its row, in row order, folded per customer when written. */
   changes?: { change: KeyedChange; row: number }[];
 }
@@ -18,10 +20,17 @@ export const emptyBatch = (): Batch => ({ records: [], lastRow: 0 });
  */
 export function addToBatch(batch: Batch, input: FileRecord): Batch {
   batch.records.push(input.record);
-  if (input.change === undefined) return { records: batch.records, lastRow: input.row };
+  let values = batch.values;
+  if (input.value !== undefined || values !== undefined) {
+    values ??= new Array<undefined>(batch.records.length - 1).fill(undefined);
+    values.push(input.value);
+  }
+  const next: Batch = values === undefined ? { records: batch.records, lastRow: input.row } : { records: batch.records, lastRow: input.row, values };
+  if (input.change === undefined) return next;
   const changes = batch.changes ?? [];
   changes.push({ change: input.change, row: input.row });
-  return { records: batch.records, lastRow: input.row, changes };
+  next.changes = changes;
+  return next;
 }
 
 /** Full at the record store's own batch size (one BatchWriteItem in DynamoDB, one transaction in SQLite). */

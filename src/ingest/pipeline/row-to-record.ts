@@ -32,10 +32,12 @@ export function fileRecordOrigin(job: JobItem, ingestedAt: string, cleaner?: Rec
  */
 export function rowToRecord(row: ParsedRecordRow, origin: FileRecordOrigin): StepOutcome<FileRecord> {
   let body: { jsonText: string } | { value: unknown } = { jsonText: row.data };
+  let value: Record<string, unknown> | undefined;
   if (origin.cleaner !== undefined) {
     const cleaned = cleanRow(row, origin.cleaner);
     if (cleaned.kind !== 'ok') return cleaned;
-    body = { value: cleaned.value };
+    value = cleaned.value;
+    body = { value };
   }
   const built = buildRecord({
     id: origin.orderedIds ? fileRowId(origin.idPrefix, row.row) : deterministicId('row', origin.idPrefix, row.row),
@@ -43,7 +45,8 @@ export function rowToRecord(row: ParsedRecordRow, origin: FileRecordOrigin): Ste
     source: `${origin.sourcePrefix}${decimalText(row.row)}}`,
     ingestedAt: origin.ingestedAt,
   });
-  return built.ok ? passOn({ row: row.row, record: built.record }) : rejectRow(row.row, built.code, built.message);
+  if (!built.ok) return rejectRow(row.row, built.code, built.message);
+  return passOn(value === undefined ? { row: row.row, record: built.record } : { row: row.row, record: built.record, value });
 }
 
 /**

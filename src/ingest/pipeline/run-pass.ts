@@ -119,7 +119,7 @@ async function writeRows(
     await state.quarantine.flush();
     if (state.keyed) await writeKeyedBatch(ctx, state.writes, lease, full, state.keyed.model, state.keyed.tally);
     else await writeBatch(ctx, state.writes, lease, full);
-    state.fields.addBatch(full.records);
+    state.fields.addBatch(full.records, full.values);
     if (state.fields.due) await state.fields.flush();
     await checkpoints.saveIfDue();
   };

@@ -44,9 +44,17 @@ export class FileFieldCatalog {
     this.typeChanges = new Map((job.typeChanges ?? []).map((change) => [change.field, { ...change } as FieldTypeChange]));
   }
 
-  /** Counts a batch's records (their data as stored: cleaned, before any merge with a customer's record). */
-  addBatch(records: readonly StoredRecord[]): void {
-    for (const record of records) this.tally.addText(record.data);
+  /**
+   * Counts a batch's records (their data as stored: cleaned, before any merge with a
+   * customer's record). `values[i]`, when given, is record i's data already as an object
+   * (the cleaning rules' output, which the data is the printing of): counted as it is.
+   */
+  addBatch(records: readonly StoredRecord[], values?: readonly (Record<string, unknown> | undefined)[]): void {
+    for (let i = 0; i < records.length; i++) {
+      const value = values?.[i];
+      if (value !== undefined) this.tally.add(value);
+      else this.tally.addText(records[i]!.data);
+    }
   }
 
   get due(): boolean {
