@@ -203,7 +203,7 @@ class CsvRows implements AsyncIterableIterator<ParsedRow> {
   constructor(
     private readonly feeder: CsvFeeder,
     private readonly chunks: AsyncGenerator<Buffer>,
-    names: readonly string[],
+    private readonly names: readonly string[],
     private readonly text: TextState,
     private readonly notices: string[],
   ) {
@@ -272,7 +272,7 @@ class CsvRows implements AsyncIterableIterator<ParsedRow> {
   }
 
   private drain(): void {
-    const { keys, batch, text } = this;
+    const { keys, names, batch, text } = this;
     const width = keys.length;
     let next: CsvRecord | null;
     while ((next = this.feeder.read()) !== null) {
@@ -293,7 +293,7 @@ class CsvRows implements AsyncIterableIterator<ParsedRow> {
       if (text.invalidUtf8Seen && data.includes('\uFFFD')) {
         batch.push({ row, ok: false, code: 'invalid_encoding', message: 'the row holds bytes that are not valid UTF-8' });
       } else {
-        batch.push({ row, ok: true, data });
+        batch.push({ row, ok: true, data, cells: { names, values: cells } });
       }
     }
   }

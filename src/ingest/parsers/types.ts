@@ -9,8 +9,18 @@ export type FileFormat = 'csv' | 'tsv' | 'json' | 'ndjson' | 'xml';
  * stable across retries and resumed jobs.
  */
 export type ParsedRow =
-  | { row: number; ok: true; data: string } // data = JSON text of ONE record object
+  | { row: number; ok: true; data: string; cells?: CsvCells } // data = JSON text of ONE record object
   | { row: number; ok: false; code: string; message: string }; // a row-level rejection
+
+/**
+ * A CSV row's header names (shared by the file's rows) and its cells, of which `data` is
+ * the JSON text: a reader that needs the record as an object (the cleaning rules) builds
+ * it from them rather than parse the text.
+ */
+export interface CsvCells {
+  names: readonly string[];
+  values: readonly string[];
+}
 
 /** Codes of row-level rejections (the file goes on). */
 export type RowRejectionCode =

@@ -3,6 +3,7 @@ import type { RecordCleaner } from '../../quality/record-cleaner.js';
 import { decimalText, deterministicId, fileRowId, fileRowIdPrefix } from '../../domain/ids.js';
 import type { JobItem } from '../../domain/model.js';
 import { buildRecord } from '../../domain/record-builder.js';
+import type { CsvCells } from '../parsers/types.js';
 import type { ParsedRecordRow } from './parse-rows.js';
 import type { FileRecord } from './record-steps.js';
 import { passOn, rejectRow, skipRow, type RowRejected, type StepOutcome } from './step-outcome.js';
@@ -54,13 +55,13 @@ export function rowToRecord(row: ParsedRecordRow, origin: FileRecordOrigin): Ste
  * text is parsed here once (numbers exactly as written) and printed once by the record
  * builder. A refused row keeps its text as it arrived, for the quarantine.
  *
- * A row's text is the parsers' own printing (CSV cells under de-duplicated headers, or a
- * JSON/XML value printed again), depth-bounded by the parser: it repeats no key, as the
- * stored data does, so it is read the way stored data is: JSON.parse when it holds no
- * number token, the exact parser otherwise (a CSV row, all strings, is nearly always the first).
+ * A CSV row is built from its cells. Any other row's text is the parser's own printing of
+ * a JSON/XML value, depth-bounded: it repeats no key, as the stored data does, so it is
+ * read the way stored data is: JSON.parse when it holds no number token, the exact
+ * parser otherwise.
  */
 function cleanRow(row: ParsedRecordRow, cleaner: RecordCleaner): StepOutcome<Record<string, unknown>> {
-  const value: unknown = parseStoredJson(row.data);
+  const value: unknown = row.cells === undefined ? parseStoredJson(row.data) : objectOfCells(row.cells);
   // A row that is not an object is the record builder's to refuse, as without rules.
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return passOn(value as Record<string, unknown>);
   const outcome = cleaner.clean(value as Record<string, unknown>);
@@ -73,4 +74,19 @@ function cleanRow(row: ParsedRecordRow, cleaner: RecordCleaner): StepOutcome<Rec
   if (reason.step !== undefined) rejected.rejection.step = reason.step;
   rejected.raw = row.data;
   return rejected;
+}
+
+/**
+ * A CSV row as the object its text reads as: each header name (unique, the parser
+ * renames repeats) to its cell, in order, several times cheaper than parsing the text.
+ * `__proto__` is defined, not assigned, so it stays a data key as JSON.parse makes it.
+ */
+function objectOfCells({ names, values }: CsvCells): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    if (name === '__proto__') Object.defineProperty(out, name, { value: values[i], enumerable: true, writable: true, configurable: true });
+    else out[name] = values[i];
+  }
+  return out;
 }

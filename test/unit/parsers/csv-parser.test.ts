@@ -7,7 +7,14 @@ describe('CSV parsing', () => {
   it('keeps every cell a string exactly as written', async () => {
     const out = await readText('id,phone,amount,flag\n007,+49 030 123,1.50,true\n', { fileName: 'c.csv' });
     expect(out.file.format).toBe('csv');
-    expect(out.rows).toEqual([{ row: 1, ok: true, data: '{"id":"007","phone":"+49 030 123","amount":"1.50","flag":"true"}' }]);
+    expect(out.rows).toEqual([
+      {
+        row: 1,
+        ok: true,
+        data: '{"id":"007","phone":"+49 030 123","amount":"1.50","flag":"true"}',
+        cells: { names: ['id', 'phone', 'amount', 'flag'], values: ['007', '+49 030 123', '1.50', 'true'] },
+      },
+    ]);
   });
 
   it('strips a UTF-8 BOM from the first header', async () => {
