@@ -1,4 +1,3 @@
-import { createHmac, createSecretKey } from 'node:crypto';
 import { LosslessNumber } from 'lossless-json';
 import { isSupportedCountry } from 'libphonenumber-js';
 import { RE2JS } from 're2js';
@@ -6,6 +5,7 @@ import safeRegex from 'safe-regex2';
 import { describe, fail, SKIP, stringStep, valueStep, type CompiledStep } from './compiled-step.js';
 import { checkDateFormats, dateReader } from './date-cast.js';
 import { deleteAt, getAt, hasAt, scalarText, setAt, splitPath, type FieldPath } from './field-path.js';
+import { hmacSha256Hex } from './hmac.js';
 import { phoneStep } from './phone-step.js';
 import type { RuleProblem, RuleStep, StepOf } from './rule-schema.js';
 
@@ -134,8 +134,8 @@ function compileStep(step: RuleStep, options: RuleOptions): CompiledStep {
     case 'phone': return phoneStep(step);
     case 'hash': {
       if (options.hashSecret === undefined) throw new Error('hash steps need the project secret');
-      // A key object made once: a raw secret would be imported again for every value.
-      const secret = createSecretKey(Buffer.from(options.hashSecret, 'base64'));
+      // The padded keys made once (see hmacSha256Hex), not a native HMAC object per value.
+      const hmac = hmacSha256Hex(Buffer.from(options.hashSecret, 'base64'));
       const paths = step.fields.map((f) => [f, splitPath(f)] as const);
       return (r) => {
         for (const [name, path] of paths) {
@@ -143,7 +143,7 @@ function compileStep(step: RuleStep, options: RuleOptions): CompiledStep {
           if (v === undefined || v === null) continue;
           const text = scalarText(v);
           if (text === undefined) return fail(name, 'only a string, number or boolean can be hashed');
-          setAt(r, path, createHmac('sha256', secret).update(text).digest('hex'));
+          setAt(r, path, hmac(text));
         }
         return undefined;
       };
