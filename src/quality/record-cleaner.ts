@@ -46,7 +46,10 @@ export type CleanOutcome =
 
 export interface RecordCleaner {
   readonly onInvalid: OnInvalid;
-  /** Cleans a record in place (the caller owns it); a skipped or rejected record is to be discarded whole. */
+  /**
+   * Cleans a record (the caller owns it) in place or into a new object: the outcome's
+   * record is the cleaned one. A skipped or rejected record is to be discarded whole.
+   */
   clean(record: Record<string, unknown>): CleanOutcome;
 }
 
@@ -61,10 +64,13 @@ export function compileCleaner(model: QualityModel): RecordCleaner | undefined {
   const schema: SchemaCheck | undefined = model.schemaJson === undefined ? undefined : compileSchema(JSON.parse(model.schemaJson) as object);
   return {
     onInvalid: model.onInvalid ?? 'reject',
-    clean(record) {
+    clean(input) {
+      let record = input;
       if (rules !== undefined) {
         const out = rules.apply(record);
         if (!out.ok) return out.skipped ? { kind: 'skipped', step: out.step } : { kind: 'rejected', reason: fromRule(out.reason) };
+        // The rules may have built the record anew (see Rebuilt): the schema checks what they give.
+        record = out.record;
       }
       if (schema !== undefined) {
         const failure = schema(record);

@@ -2,11 +2,12 @@ import { LosslessNumber } from 'lossless-json';
 import { isSupportedCountry } from 'libphonenumber-js';
 import { RE2JS } from 're2js';
 import safeRegex from 'safe-regex2';
-import { describe, fail, SKIP, stringStep, valueStep, type CompiledStep } from './compiled-step.js';
+import { describe, fail, Rebuilt, SKIP, stringStep, valueStep, type CompiledStep } from './compiled-step.js';
 import { checkDateFormats, dateReader } from './date-cast.js';
-import { deleteAt, getAt, hasAt, scalarText, setAt, splitPath, type FieldPath } from './field-path.js';
+import { getAt, scalarText, setAt, splitPath } from './field-path.js';
 import { hmacSha256Hex } from './hmac.js';
 import { phoneStep } from './phone-step.js';
+import { dropStep, keepStep, renameStep } from './restructure-steps.js';
 import type { RuleProblem, RuleStep, StepOf } from './rule-schema.js';
 
 export { SKIP } from './compiled-step.js';
@@ -27,7 +28,10 @@ export type RulesOutcome =
 
 export interface CompiledRules {
   readonly length: number;
-  /** Cleans a record in place; on failure or skip the caller discards it (no partial result is stored). */
+  /**
+   * Cleans a record, in place or into a new object (the outcome's record is the result);
+   * on failure or skip the caller discards it (no partial result is stored).
+   */
   apply(record: Record<string, unknown>): RulesOutcome;
 }
 
@@ -79,11 +83,16 @@ export function compileRules(steps: readonly RuleStep[], options: RuleOptions = 
   const names = steps.map((step) => step.op);
   return {
     length: compiled.length,
-    apply(record) {
+    apply(input) {
+      let record = input;
       for (let i = 0; i < compiled.length; i++) {
         const result = compiled[i]!(record);
         if (result === undefined) continue;
         if (result === SKIP) return { ok: false, skipped: true, step: i };
+        if (result instanceof Rebuilt) {
+          record = result.record;
+          continue;
+        }
         return {
           ok: false,
           skipped: false,
@@ -98,10 +107,7 @@ export function compileRules(steps: readonly RuleStep[], options: RuleOptions = 
 function compileStep(step: RuleStep, options: RuleOptions): CompiledStep {
   switch (step.op) {
     case 'rename': return renameStep(step);
-    case 'drop': {
-      const paths = step.fields.map(splitPath);
-      return (r) => { for (const p of paths) deleteAt(r, p); return undefined; };
-    }
+    case 'drop': return dropStep(step);
     case 'keep': return keepStep(step);
     case 'trim': return stringStep(step.fields, (s) => s.trim());
     case 'lowercase': return stringStep(step.fields, (s) => s.toLowerCase());
@@ -160,28 +166,6 @@ function compileStep(step: RuleStep, options: RuleOptions): CompiledStep {
       };
     }
   }
-}
-
-function renameStep(step: StepOf<'rename'>): CompiledStep {
-  const from = splitPath(step.from);
-  const to = splitPath(step.to);
-  return (r) => {
-    if (!hasAt(r, from)) return undefined;
-    const value = getAt(r, from);
-    deleteAt(r, from);
-    return setAt(r, to, value) ? undefined : fail(step.to, 'a parent of the field is not an object');
-  };
-}
-
-function keepStep(step: StepOf<'keep'>): CompiledStep {
-  const paths = step.fields.map(splitPath);
-  return (r) => {
-    const kept: [FieldPath, unknown][] = [];
-    for (const p of paths) if (hasAt(r, p)) kept.push([p, getAt(r, p)]);
-    for (const key of Object.keys(r)) delete r[key];
-    for (const [p, v] of kept) setAt(r, p, v);
-    return undefined;
-  };
 }
 
 function castStep(step: StepOf<'cast'>): CompiledStep {

@@ -4,9 +4,19 @@ import { getAt, scalarText, setAt, splitPath, type FieldPath } from './field-pat
 
 /** The shape every compiled step shares, and the builders of the steps on one value or on strings. */
 
-/** A step's answer: undefined (the record goes on), SKIP (filtered out) or a failure. */
+/** A step's answer: undefined (the record goes on), SKIP (filtered out), a rebuilt record or a failure. */
 export const SKIP = Symbol('skip');
-export type StepResult = undefined | typeof SKIP | { field: string; message: string };
+
+/**
+ * The record a step built anew to take top-level fields out of it: deleting a key in
+ * place turns a record into a slow dictionary object for every later step and for the
+ * printing, where copying a dozen keys costs less. The next steps get the new record.
+ */
+export class Rebuilt {
+  constructor(readonly record: Record<string, unknown>) {}
+}
+
+export type StepResult = undefined | typeof SKIP | Rebuilt | { field: string; message: string };
 export type CompiledStep = (record: Record<string, unknown>) => StepResult;
 
 export const fail = (field: string, message: string) => ({ field, message });

@@ -71,3 +71,17 @@ export function scalarText(value: unknown): string | undefined {
   if (isLosslessNumber(value)) return value.value;
   return undefined;
 }
+
+/**
+ * A copy of a record without some of its top-level keys, the others in their order: used
+ * instead of `delete`, which turns the record into a slow dictionary object for every
+ * later step and for the printing. Nested values are shared, not copied.
+ */
+export function withoutKeys(record: Record<string, unknown>, removed: ReadonlySet<string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(record)) if (!removed.has(key)) define(out, key, record[key]);
+  return out;
+}
+
+/** Whether a record holds a top-level key as its own. */
+export const hasOwnKey = (record: Record<string, unknown>, key: string): boolean => own(record, key);
