@@ -1,32 +1,23 @@
 import path from 'node:path';
 import type { Config } from '../config.js';
-import { DynamoControlStore } from './dynamodb/dynamo-control-store.js';
-import { createDynamoClient } from './dynamodb/dynamo-client.js';
-import { DynamoRateLimitStore } from './dynamodb/dynamo-rate-limit-store.js';
-import { DynamoRecordStore } from './dynamodb/dynamo-record-store.js';
 import { FsObjectStore } from './fs/fs-object-store.js';
 import { assertNoEarlierEmbeddedData, embeddedDatabaseFile } from './embedded-data-dir.js';
-import { storageNames } from './names.js';
 import type { Storage } from './ports.js';
-import { createS3Client } from './s3/s3-client.js';
-import { S3ObjectStore } from './s3/s3-object-store.js';
-import { reportSdkRetries } from './sdk-http.js';
+import type { StorageHooks } from './create-aws-storage.js';
 import { SqliteControlStore } from './sqlite/sqlite-control-store.js';
 import { SqliteDatabase } from './sqlite/sqlite-database.js';
 import { SqliteRateLimitStore } from './sqlite/sqlite-rate-limit-store.js';
 import { SqliteRecordStore } from './sqlite/sqlite-record-store.js';
 
-export interface StorageHooks {
-  onRetry?: (reason: string) => void;
-  /** Static credentials (tests against emulators); the default credentials chain otherwise. */
-  credentials?: { accessKeyId: string; secretAccessKey: string };
-  /** For the log: something that is no failure but worth a warning (an S3 store without lifecycle support). */
-  onWarning?: (message: string, fields: Record<string, unknown>) => void;
-}
+export type { StorageHooks };
 
 /** Builds the storage adapters for the configured mode. */
 export async function createStorage(config: Config, hooks: StorageHooks = {}): Promise<Storage> {
-  return config.storage === 'embedded' ? createEmbeddedStorage(config) : createAwsStorage(config, hooks);
+  if (config.storage === 'embedded') return createEmbeddedStorage(config);
+  // Loaded only in aws mode: the AWS SDK's modules are hundreds of files to load at start-up
+  // and about 6 MiB of a server's memory, which the embedded store has no use for.
+  const { createAwsStorage } = await import('./create-aws-storage.js');
+  return createAwsStorage(config, hooks);
 }
 
 /** Embedded mode: SQLite for records and control data, files for objects, all under the data directory. */
@@ -40,42 +31,6 @@ function createEmbeddedStorage(config: Config): Storage {
     rateCounters: new SqliteRateLimitStore(database),
     async close() {
       database.close();
-    },
-  };
-}
-
-/** aws mode: DynamoDB and S3 through the SDK, with the standard AWS settings. */
-async function createAwsStorage(config: Config, hooks: StorageHooks): Promise<Storage> {
-  const names = storageNames(config.namePrefix);
-  const dynamo = createDynamoClient({
-    region: config.aws.region,
-    endpoint: config.aws.dynamodbEndpoint,
-    credentials: hooks.credentials,
-  });
-  const s3 = createS3Client({
-    region: config.aws.region,
-    endpoint: config.aws.s3Endpoint,
-    forcePathStyle: config.aws.s3ForcePathStyle,
-    credentials: hooks.credentials,
-  });
-  if (hooks.onRetry) {
-    reportSdkRetries(dynamo, 'dynamodb', hooks.onRetry);
-    reportSdkRetries(s3, 's3', hooks.onRetry);
-  }
-  const control = new DynamoControlStore(dynamo, names.controlTable, { idempotencyTtlMs: config.idempotencyTtlHours * 3600_000 });
-  await control.ensureTable();
-  return {
-    objects: new S3ObjectStore(s3, config.aws.region, names.probeBucket, {
-      processedRetentionDays: config.processedRetentionDays,
-      exportRetentionDays: config.exportJobs.retentionDays,
-      onWarning: hooks.onWarning,
-    }),
-    records: new DynamoRecordStore(dynamo, { writeConcurrency: config.poller.writeConcurrency, onRetry: hooks.onRetry }),
-    control,
-    rateCounters: new DynamoRateLimitStore(dynamo, names.controlTable),
-    async close() {
-      dynamo.destroy();
-      s3.destroy();
     },
   };
 }
