@@ -24,7 +24,7 @@ export async function keyedFigures(options: BenchOptions, results: Results): Pro
   const customers = Math.max(1, Math.round(rows / 5));
   const file = await customerFile(path.join(options.dataDir, 'files'), 'csv', rows, customers);
   const runs: Record<string, number>[] = [];
-  const count = rows >= 1_000_000 ? options.largeRuns : options.runs;
+  const count = rows >= 1_000_000 ? options.keyedLargeRuns : options.runs;
   let lookup: { dataDir: string; projectId: string; key: string } | undefined;
   for (let run = 0; run < count; run++) {
     const plain = await intakeIngest(options, file, rows, undefined, false);
