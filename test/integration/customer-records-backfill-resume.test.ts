@@ -32,7 +32,7 @@ for (const mode of ['aws', 'embedded'] as const) {
     }
 
     /** A keyed project holding 30 records, then a model declaring `tier` whose backfill "died": a job leased by a gone worker. */
-    async function stalledBackfill(leaseMs: number): Promise<{ p: TestProject; jobId: string }> {
+    async function stalledBackfill(leaseMs: number): Promise<{ p: TestProject; jobId: string; leaseExpiresAt: number }> {
       const p = await createProjectWithKey(t, 'bfr');
       expect((await request(t.app).put(`/v1/projects/${p.id}/model`).set(t.admin).send({ key: KEY, merge: 'merge' })).status).toBe(200);
       const pushed = await request(t.app)
@@ -48,8 +48,9 @@ for (const mode of ['aws', 'embedded'] as const) {
         ...newJob(project, { key: '', etag: `model-v${changed.version}`, size: 0, fileName: BACKFILL_JOB_NAME }, new Date()),
         objectKey: '',
       });
-      expect(await t.storage.control.claimJob(p.id, job.id, 'worker-that-died', leaseMs)).not.toBeNull();
-      return { p: { ...p, project: (await t.storage.control.getProject(p.id))! }, jobId: job.id };
+      const claimed = await t.storage.control.claimJob(p.id, job.id, 'worker-that-died', leaseMs);
+      expect(claimed).not.toBeNull();
+      return { p: { ...p, project: (await t.storage.control.getProject(p.id))! }, jobId: job.id, leaseExpiresAt: claimed!.leaseExpiresAt! };
     }
 
     function poller(): Poller {
@@ -67,11 +68,10 @@ for (const mode of ['aws', 'embedded'] as const) {
     }
 
     it('takes up a backfill whose lease expired and indexes every record', async () => {
-      const { p, jobId } = await stalledBackfill(1);
+      const { p, jobId, leaseExpiresAt } = await stalledBackfill(1);
       // The sweep only takes up a lease that has passed; on a fast store the sweep can
       // otherwise run within the lease's one millisecond.
-      const claimed = await t.storage.control.getJob(p.id, jobId);
-      await sleep(Math.max(0, (claimed?.leaseExpiresAt ?? 0) - Date.now()) + 20);
+      await sleep(Math.max(0, leaseExpiresAt - Date.now()) + 20);
       // Before: the index knows none of the records written before it.
       expect(await indexed(p, 'gold')).toBe(0);
       const sweeper = poller();
