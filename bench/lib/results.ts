@@ -7,7 +7,7 @@ export interface Figure {
   name: string;
   /** The ratio against the ceiling (or, for memory, MiB), median over the runs. */
   value: number;
-  unit: 'ratio' | 'MiB' | 'x';
+  unit: 'ratio' | 'MiB' | 'x' | 'ms';
   /** Human-readable comparison, e.g. `intake 412 MiB/s, ceiling 452 MiB/s`. */
   detail: string;
   /** What the figure must reach, e.g. `>= 0.8`; absent when the issue sets no target. */

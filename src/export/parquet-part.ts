@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { fileWriter, ParquetWriter } from 'hyparquet-writer';
 import type { ProjectItem, StoredRecord } from '../domain/model.js';
 import type { RecordService } from '../domain/records.service.js';
@@ -67,6 +68,10 @@ export async function writeParquetPart(
       for (const record of page.items) chars += record.data.length;
       lastId = page.lastId;
       if (lastId === undefined || records >= bounds.records || chars >= bounds.bytes || signal.aborted) break;
+      // An embedded store answers at once and the writer never waits on a socket: without a
+      // turn of the event loop per page, a 1M-record part kept every request of the server
+      // waiting for ten seconds and more (health checks included).
+      await nextTurn();
       page = await fetchPage(lastId, Math.min(bounds.pageSize, bounds.records - records));
       if (page.items.length === 0) {
         lastId = undefined;
