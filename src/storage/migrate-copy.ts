@@ -79,9 +79,19 @@ function claimKey(item: PlainItem): { projectId: string; keyHash: string } {
   return { projectId, keyHash };
 }
 
-function claimExpiry(item: PlainItem): number {
+function claimExpiry(item: PlainItem, now: number): number {
   // DynamoDB's `ttl` is in epoch seconds; a claim without one gets the usual 24 h from now.
-  return typeof item.ttl === 'number' ? item.ttl * 1000 : Date.now() + 24 * 3600 * 1000;
+  return typeof item.ttl === 'number' ? item.ttl * 1000 : now + 24 * 3600 * 1000;
+}
+
+/**
+ * A claim whose time has passed is left behind: it guards nothing any more (every read
+ * ignores it), and the new store would sweep it the first time it opens. Verification
+ * skips the same claims, judged at its own start, so a claim that expires between copy
+ * and check is neither demanded nor counted.
+ */
+function isExpiredClaim(kind: ControlKind, item: PlainItem, now: number): boolean {
+  return kind === 'idempotency' && claimExpiry(item, now) <= now;
 }
 
 /** Copies projects, keys, jobs and idempotency claims; returns the counts and the projects. */
@@ -94,11 +104,13 @@ export async function copyControl(
   const total = await source.count(table);
   const counts: ControlCounts = { project: 0, key: 0, job: 0, idempotency: 0, rateCounter: 0 };
   const projects: ProjectItem[] = [];
+  const now = Date.now();
   let done = 0;
   onProgress({ phase: 'copy', table, done, total });
   for await (const page of source.scan(table)) {
     for (const item of page) {
       const kind = controlKind(item);
+      if (isExpiredClaim(kind, item, now)) continue;
       counts[kind]++;
       if (kind === 'project') {
         const project = parseStored(projectItemSchema, item, 'project');
@@ -111,7 +123,7 @@ export async function copyControl(
       } else if (kind === 'idempotency') {
         const { projectId, keyHash } = claimKey(item);
         const claim = parseStored(idempotencyClaimSchema, item, 'idempotency claim');
-        await target.control.importIdempotencyClaim(projectId, keyHash, claim, claimExpiry(item));
+        await target.control.importIdempotencyClaim(projectId, keyHash, claim, claimExpiry(item, now));
       }
     }
     done += page.length;
@@ -161,6 +173,13 @@ function countRows(database: SqliteDatabase, table: string): number {
   );
 }
 
+/** The claims still alive at `now`: the ones verification demands (see isExpiredClaim). */
+function countLiveClaims(database: SqliteDatabase, now: number): number {
+  return database.guard(
+    () => (database.db.prepare('SELECT COUNT(*) AS n FROM idempotency_claims WHERE expires_at > ?').get(now) as { n: number }).n,
+  );
+}
+
 /** The copy of one control item, read back from the new store; `undefined` when it is missing. */
 async function copiedControlItem(target: TargetStores, kind: ControlKind, item: PlainItem): Promise<unknown> {
   if (kind === 'project') return (await target.control.getProject(String(item.id))) ?? undefined;
@@ -197,10 +216,12 @@ export async function verifyControl(
   const total = await source.count(table);
   const counts: ControlCounts = { project: 0, key: 0, job: 0, idempotency: 0, rateCounter: 0 };
   const projects: ProjectItem[] = [];
+  const now = Date.now();
   let done = 0;
   for await (const page of source.scan(table)) {
     for (const item of page) {
       const kind = controlKind(item);
+      if (isExpiredClaim(kind, item, now)) continue;
       counts[kind]++;
       if (kind === 'rateCounter') continue;
       const expected = parseStored<unknown>(SCHEMA_BY_KIND[kind], item, kind);
@@ -214,7 +235,7 @@ export async function verifyControl(
   }
   if (done !== total) throw new MigrationError(`Verification failed: ${table} scanned ${done} items, counted ${total}.`);
   for (const [kind, sqlTable] of Object.entries(SQL_TABLE_BY_KIND) as [Exclude<ControlKind, 'rateCounter'>, string][]) {
-    const rows = countRows(target.database, sqlTable);
+    const rows = kind === 'idempotency' ? countLiveClaims(target.database, now) : countRows(target.database, sqlTable);
     if (rows !== counts[kind]) {
       throw new MigrationError(`Verification failed: ${counts[kind]} ${kind} items in ${table}, ${rows} rows in ${sqlTable}.`);
     }

@@ -6,6 +6,7 @@
 // The command's own refusals are here too; interrupted runs are in
 // embedded-migration-interrupted.test.ts.
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import Database from 'better-sqlite3';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -129,6 +130,22 @@ describe('migrating a data directory of the earlier release', () => {
     const again = await runToExit({ env, command: MIGRATE_COMMAND });
     expect(again.code).toBe(0);
     expect(again.output).toContain('Nothing to do');
+  });
+
+  it('leaves behind an idempotency claim whose 24 hours have passed, and verifies the rest', async () => {
+    const expiredAt = Math.floor(Date.now() / 1000) - 60;
+    const dataDir = await unpackEarlierRelease(root, 'expired-claim', expiredAt);
+    const migration = await runToExit({ env: { INTAKE_DATA_DIR: dataDir }, command: MIGRATE_COMMAND });
+    expect(migration.code, migration.output).toBe(0);
+    expect(migration.output).toContain('intake-control: 9 / 9 items copied');
+    expect(migration.output).toContain('intake-legacy-acme-records: 9 / 9 items copied');
+    const database = new Database(path.join(dataDir, 'intake.db'), { readonly: true });
+    try {
+      expect(database.prepare('SELECT COUNT(*) AS n FROM idempotency_claims').get()).toEqual({ n: 0 });
+      expect(database.prepare('SELECT COUNT(*) AS n FROM projects').get()).toEqual({ n: manifest.projects.length });
+    } finally {
+      database.close();
+    }
   });
 
   it('refuses to migrate while another process holds the earlier data, and changes nothing', async () => {
