@@ -13,6 +13,7 @@ import { readFigures } from './figures/read.js';
 import { rulesFigures } from './figures/rules.js';
 import { uploadFigures } from './figures/upload.js';
 import { withEmulators } from './lib/emulators.js';
+import { buildServer } from './lib/intake.js';
 import { benchOptions, wanted } from './lib/options.js';
 import { Results } from './lib/results.js';
 import { REPO_ROOT } from './lib/children.js';
@@ -25,6 +26,8 @@ console.log(
   `# Intake bench${options.quick ? ' (quick)' : ''}: ${options.runs} run(s) per figure (${options.largeRuns} at 1M rows), ` +
     `median reported; ${os.cpus().length} cores, node ${process.version}`,
 );
+
+buildServer();
 
 const groups: [string, () => Promise<void>][] = [
   ['upload', () => uploadFigures(options, results)],

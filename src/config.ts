@@ -179,6 +179,8 @@ const SETTINGS = {
      * `full` also survives a power loss, at the cost of an fsync per commit.
      */
     synchronous: env('INTAKE_SQLITE_SYNCHRONOUS', z.enum(['normal', 'full']).default('normal')),
+    /** SQLite's page cache, in MiB: a full scan (an export, the start-up check) fills it and it stays filled. */
+    cacheMiB: env('INTAKE_SQLITE_CACHE_MIB', int(32, 2, 64 * 1024)),
   },
   trustProxyHops: env('INTAKE_TRUST_PROXY_HOPS', int(0, 0, 10)),
   rateLimit: {

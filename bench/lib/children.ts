@@ -52,11 +52,14 @@ export interface SpawnOptions {
   nodeArgs?: string[];
   /** Where the child runs and resolves `tsx` from: another checkout (the baseline release) has its own. */
   cwd?: string;
+  /** Load TypeScript through tsx (the default); false for compiled JavaScript. */
+  tsx?: boolean;
 }
 
 export function spawnChild(args: string[], options: SpawnOptions = {}): Child {
   hookExit();
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', ...args], {
+  const loader = options.tsx === false ? [] : ['--import', 'tsx'];
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...loader, ...args], {
     cwd: options.cwd ?? REPO_ROOT,
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...(options.env ?? process.env) },
     stdio: ['ignore', 'pipe', 'pipe'],

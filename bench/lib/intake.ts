@@ -1,5 +1,6 @@
 // The Intake server under test: the real entry point, spawned as a child process on a
 // fresh data directory, driven over HTTP as a client would.
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -7,7 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, spawnChild, type Child } from './children.js';
+import { freePort, REPO_ROOT, spawnChild, type Child } from './children.js';
 import { PeakRss } from './memory.js';
 
 export interface IntakeOptions {
@@ -50,6 +51,27 @@ const CLOCK_TICKS_PER_SECOND = 100;
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
+/**
+ * Builds the server (`dist/`) as the image does: TypeScript compiled by tsc, and the
+ * console bundle when its sources changed. The bench measures what ships.
+ */
+export function buildServer(): void {
+  execFileSync(process.execPath, [path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: REPO_ROOT, stdio: 'inherit' });
+  execFileSync(process.execPath, ['scripts/build-console.mjs', '--if-changed'], { cwd: REPO_ROOT, stdio: 'inherit' });
+}
+
+/** BENCH_SERVER_ENV: settings for every server under test, e.g. `INTAKE_SQLITE_CACHE_MIB=32`. */
+function serverEnv(): Record<string, string> {
+  const pairs = (process.env.BENCH_SERVER_ENV ?? '').split(/\s+/).filter(Boolean);
+  return Object.fromEntries(
+    pairs.map((pair) => {
+      const at = pair.indexOf('=');
+      if (at < 1) throw new Error(`BENCH_SERVER_ENV: expected NAME=value, got ${pair}`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
+}
+
 export class IntakeServer {
   private constructor(
     readonly child: Child,
@@ -78,9 +100,15 @@ export class IntakeServer {
       INTAKE_DATA_DIR: options.dataDir,
       INTAKE_ADMIN_TOKEN: adminToken,
       INTAKE_POLL_INTERVAL_MS: '100',
+      ...serverEnv(),
       ...options.env,
     };
-    const child = spawnChild(['src/main/server.ts'], { env, nodeArgs: options.nodeArgs, cwd: options.root });
+    // This checkout's server runs as the image runs it, compiled (buildServer, before the
+    // first figure); an earlier release's worktree runs from its sources, as it always did.
+    const child =
+      options.root === undefined
+        ? spawnChild(['dist/main/server.js'], { env, nodeArgs: options.nodeArgs, tsx: false })
+        : spawnChild(['src/main/server.ts'], { env, nodeArgs: options.nodeArgs, cwd: options.root });
     const server = new IntakeServer(child, `http://127.0.0.1:${port}`, port, adminToken);
     const deadline = Date.now() + 60_000;
     for (;;) {

@@ -44,6 +44,7 @@ describe('loadConfig', () => {
       maxAttempts: 3,
     });
     expect(config.embedded.synchronous).toBe('normal');
+    expect(config.embedded.cacheMiB).toBe(32);
   });
 
   it('reads the poller and job knobs and the embedded durability', () => {
@@ -53,12 +54,13 @@ describe('loadConfig', () => {
       INTAKE_JOB_CHECKPOINT_INTERVAL_MS: '500',
       INTAKE_JOB_MAX_ATTEMPTS: '5',
       INTAKE_SQLITE_SYNCHRONOUS: 'full',
+      INTAKE_SQLITE_CACHE_MIB: '8',
     });
     expect(config.poller).toMatchObject({ settleMs: 0, maxIdleIntervalMs: 60_000, checkpointIntervalMs: 500, maxAttempts: 5 });
-    expect(config.embedded.synchronous).toBe('full');
-    const error = configError({ INTAKE_SQLITE_SYNCHRONOUS: 'off', INTAKE_JOB_MAX_ATTEMPTS: '0', INTAKE_POLL_SETTLE_MS: '-1' });
+    expect(config.embedded).toEqual({ synchronous: 'full', cacheMiB: 8 });
+    const error = configError({ INTAKE_SQLITE_SYNCHRONOUS: 'off', INTAKE_JOB_MAX_ATTEMPTS: '0', INTAKE_POLL_SETTLE_MS: '-1', INTAKE_SQLITE_CACHE_MIB: '1' });
     expect(error.problems.map((p) => p.split(':')[0]).sort()).toEqual(
-      ['INTAKE_JOB_MAX_ATTEMPTS', 'INTAKE_POLL_SETTLE_MS', 'INTAKE_SQLITE_SYNCHRONOUS'].sort(),
+      ['INTAKE_JOB_MAX_ATTEMPTS', 'INTAKE_POLL_SETTLE_MS', 'INTAKE_SQLITE_CACHE_MIB', 'INTAKE_SQLITE_SYNCHRONOUS'].sort(),
     );
   });
 

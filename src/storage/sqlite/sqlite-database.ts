@@ -98,7 +98,7 @@ function configure(db: Database.Database, options: SqliteOptions): void {
   db.pragma('locking_mode = EXCLUSIVE');
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-  db.pragma(`cache_size = -${(options.cacheMiB ?? 64) * 1024}`);
+  db.pragma(`cache_size = -${(options.cacheMiB ?? 32) * 1024}`);
   // A checkpoint copies the WAL's pages into the file and syncs both: its cost is per
   // checkpoint plus per distinct page. Customer records are updated at random places in the
   // table (their ids are hashes), so a 500-record commit dirties ~500 pages; checkpointing
