@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { parseFieldPaths, parseSince } from './export-request.js';
-import type { ParquetColumn } from './parquet-schema.js';
+import type { ParquetColumn } from './parquet-values.js';
 
 export type ExportJobFormat = 'ndjson' | 'csv' | 'parquet';
 export type ExportJobStatus = 'queued' | 'running' | 'succeeded' | 'failed';

@@ -13,7 +13,8 @@ import { exportJobErrors, type ExportJob, type ExportJobRequest } from './export
 import { exportObjectKey, writeExportPart, type PartBounds } from './export-part.js';
 import { csvColumns, csvHeader, leafPaths, parseData } from './export-rows.js';
 import { writeParquetPart, type ParquetWrittenPart } from './parquet-part.js';
-import { FieldSeer, fieldsFromCatalog, parquetColumns, schemaElements, type ParquetColumn, type SeenField } from './parquet-schema.js';
+import { FieldSeer, fieldsFromCatalog, parquetColumns, type SeenField } from './parquet-schema.js';
+import { schemaElements, type ParquetColumn } from './parquet-values.js';
 import type { CatalogField } from '../quality/catalog/field-catalog.js';
 
 export interface ExportJobOptions {

@@ -214,6 +214,22 @@ describe('production file set (Dockerfile stages without Docker) [slow]', () => 
     }
     expect(job).toMatchObject({ status: 'succeeded', recordsWritten: 2 });
 
+    // A Parquet export job: its writer runs on a worker thread loaded from the compiled
+    // file beside the export code, so the file set must hold it and it must load there.
+    const exported = await call('POST', '/v1/projects/prod/exports', { ...key, 'content-type': 'application/json' }, '{"format":"parquet"}');
+    expect(exported.status, exported.text).toBe(202);
+    const exportPath = `/v1/projects/prod/exports/${String(exported.json().id)}`;
+    let exportJob = (await call('GET', exportPath, key)).json();
+    for (const done = Date.now() + 20_000; !['succeeded', 'failed'].includes(String(exportJob.status)) && Date.now() < done; ) {
+      await sleep(100);
+      exportJob = (await call('GET', exportPath, key)).json();
+    }
+    expect(exportJob).toMatchObject({ status: 'succeeded', parts: [{ name: 'part-00000.parquet', records: 3 }] });
+    const part = await fetch(`${live.baseUrl}${(exportJob.parts as { url: string }[])[0]!.url}`, { headers: key });
+    const bytes = Buffer.from(await part.arrayBuffer());
+    expect(bytes.subarray(0, 4).toString()).toBe('PAR1');
+    expect(bytes.subarray(-4).toString()).toBe('PAR1');
+
     expect((await call('GET', '/openapi.yaml')).text).toContain('openapi:');
     expect((await call('GET', '/docs/')).status).toBe(200);
     // The job's status is stored before the poller finishes with it (moving its object,
