@@ -46,6 +46,8 @@ RUN npm run build
 # On the target platform: better-sqlite3 is compiled from its bundled SQLite source against
 # the image's own Node headers (npm_config_nodedir), so the build downloads no binary and
 # no headers and works the same for linux/amd64 and linux/arm64. The compilers stay here.
+# snappy (Parquet export's codec) comes as one prebuilt package per platform, an optional
+# dependency that npm picks for the platform it runs on: loading it proves it is the right one.
 FROM node:${NODE_MAJOR}-bookworm-slim AS prod-deps
 WORKDIR /app
 ENV npm_config_update_notifier=false \
@@ -58,7 +60,8 @@ RUN apt-get update \
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts \
  && npm rebuild better-sqlite3 --build-from-source \
- && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"
+ && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()" \
+ && node -e "require('snappy').compressSync(Buffer.from('intake'))"
 
 FROM node:${NODE_MAJOR}-bookworm-slim AS runtime
 
