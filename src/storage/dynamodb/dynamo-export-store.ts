@@ -1,9 +1,10 @@
-import { DeleteItemCommand, GetItemCommand, PutItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, GetItemCommand, PutItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ExportJob } from '../../export/export-job.js';
 import { isFinished } from '../../export/export-job.js';
 import type { ExportJobStore, Page } from '../ports.js';
 import { guard } from '../sdk-errors.js';
 import { whenConditionHolds } from './conditional-write.js';
+import { partitionPage, queryPartition } from './query-partition.js';
 
 type Item = Record<string, AttributeValue>;
 
@@ -44,45 +45,22 @@ export class DynamoExportStore implements ExportJobStore {
   }
 
   async listExports(projectId: string, options: { limit: number; after?: string }): Promise<Page<ExportJob>> {
-    const out = await guard(() =>
-      this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': { S: partition(projectId) } },
-          ExclusiveStartKey: options.after === undefined ? undefined : keyOf(projectId, options.after),
-          ScanIndexForward: false,
-          Limit: options.limit + 1,
-          ConsistentRead: true,
-        }),
-      ),
-    );
-    const found = (out.Items ?? []).map((item) => JSON.parse(item.doc!.S!) as ExportJob);
-    const items = found.slice(0, options.limit);
-    return found.length > options.limit ? { items, next: items.at(-1)!.id } : { items };
+    const after = options.after === undefined ? undefined : keyOf(projectId, options.after);
+    const page = await partitionPage(this.client, { table: this.tableName, pk: partition(projectId), after, descending: true }, options.limit);
+    const items = page.items.map((item) => JSON.parse(item.doc!.S!) as ExportJob);
+    return page.more ? { items, next: items.at(-1)!.id } : { items };
   }
 
   async nextUnfinishedExport(projectId: string): Promise<ExportJob | null> {
-    let start: Item | undefined;
-    do {
-      const out = await guard(() =>
-        this.client.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: 'pk = :pk',
-            FilterExpression: '#status IN (:queued, :running)',
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: { ':pk': { S: partition(projectId) }, ':queued': { S: 'queued' }, ':running': { S: 'running' } },
-            ExclusiveStartKey: start,
-            Limit: SCAN_PAGE,
-            ConsistentRead: true,
-          }),
-        ),
-      );
-      const first = out.Items?.[0];
+    const unfinished = {
+      expression: '#status IN (:queued, :running)',
+      names: { '#status': 'status' },
+      values: { ':queued': { S: 'queued' }, ':running': { S: 'running' } },
+    };
+    for await (const items of queryPartition(this.client, { table: this.tableName, pk: partition(projectId), filter: unfinished, pageSize: SCAN_PAGE })) {
+      const first = items[0];
       if (first) return JSON.parse(first.doc!.S!) as ExportJob;
-      start = out.LastEvaluatedKey;
-    } while (start !== undefined);
+    }
     return null;
   }
 
@@ -147,21 +125,8 @@ export class DynamoExportStore implements ExportJobStore {
   }
 
   async deleteExports(projectId: string): Promise<void> {
-    for (;;) {
-      const out = await guard(() =>
-        this.client.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: 'pk = :pk',
-            ExpressionAttributeValues: { ':pk': { S: partition(projectId) } },
-            ProjectionExpression: 'pk, sk',
-            Limit: 100,
-            ConsistentRead: true,
-          }),
-        ),
-      );
-      const items = out.Items ?? [];
-      if (items.length === 0) return;
+    const keys = { table: this.tableName, pk: partition(projectId), projection: 'pk, sk', pageSize: 100 };
+    for await (const items of queryPartition(this.client, keys)) {
       for (const item of items) {
         await guard(() => this.client.send(new DeleteItemCommand({ TableName: this.tableName, Key: { pk: item.pk!, sk: item.sk! } })));
       }

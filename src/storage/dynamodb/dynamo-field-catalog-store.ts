@@ -1,6 +1,5 @@
 import {
   BatchWriteItemCommand,
-  QueryCommand,
   UpdateItemCommand,
   type AttributeValue,
   type DynamoDBClient,
@@ -8,6 +7,7 @@ import {
 import { changeOf, FIELD_TYPES, totalOf, type CatalogField, type FieldBatch, type FieldChange, type FieldObservation, type TypeCounts } from '../../quality/catalog/field-catalog.js';
 import type { FieldCatalogStore, Page } from '../ports.js';
 import { guard } from '../sdk-errors.js';
+import { partitionPage, queryPartition } from './query-partition.js';
 
 const partition = (projectId: string) => `catalog#${projectId}`;
 /** A sort key may not be empty, and a record's empty key makes the path "": every path gets a prefix. */
@@ -87,47 +87,23 @@ export class DynamoFieldCatalogStore implements FieldCatalogStore {
   }
 
   async listFields(projectId: string, options: { limit: number; after?: string }): Promise<Page<CatalogField>> {
-    const out = await guard(() =>
-      this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': { S: partition(projectId) } },
-          ExclusiveStartKey: options.after === undefined ? undefined : { pk: { S: partition(projectId) }, sk: { S: sortKey(options.after) } },
-          Limit: options.limit + 1,
-          ConsistentRead: true,
-        }),
-      ),
-    );
-    const found = (out.Items ?? []).map(fieldOf);
-    const items = found.slice(0, options.limit);
-    return found.length > options.limit ? { items, next: items[items.length - 1]!.path } : { items };
+    const pk = partition(projectId);
+    const after = options.after === undefined ? undefined : { pk: { S: pk }, sk: { S: sortKey(options.after) } };
+    const page = await partitionPage(this.client, { table: this.tableName, pk, after }, options.limit);
+    const items = page.items.map(fieldOf);
+    return page.more ? { items, next: items.at(-1)!.path } : { items };
   }
 
   async deleteFields(projectId: string): Promise<void> {
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const out = await guard(() =>
-        this.client.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: 'pk = :pk',
-            ExpressionAttributeValues: { ':pk': { S: partition(projectId) } },
-            ProjectionExpression: 'pk, sk',
-            ExclusiveStartKey: start,
-            Limit: BATCH_WRITE_ITEMS,
-            ConsistentRead: true,
-          }),
-        ),
-      );
-      let requests = (out.Items ?? []).map((item) => ({ DeleteRequest: { Key: { pk: item.pk!, sk: item.sk! } } }));
+    const keys = { table: this.tableName, pk: partition(projectId), projection: 'pk, sk', pageSize: BATCH_WRITE_ITEMS };
+    for await (const items of queryPartition(this.client, keys)) {
+      let requests = items.map((item) => ({ DeleteRequest: { Key: { pk: item.pk!, sk: item.sk! } } }));
       // Unprocessed deletes are sent again until none is left (a throttled table slows this down, it does not stop it).
       while (requests.length > 0) {
         const written = await guard(() => this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: requests } })));
         requests = (written.UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
       }
-      start = out.LastEvaluatedKey;
-    } while (start !== undefined);
+    }
   }
 }
 

@@ -2,7 +2,6 @@ import {
   BatchWriteItemCommand,
   DeleteItemCommand,
   PutItemCommand,
-  QueryCommand,
   type AttributeValue,
   type DynamoDBClient,
   type WriteRequest,
@@ -12,6 +11,7 @@ import { errors } from '../../errors.js';
 import type { QuarantineEntry } from '../../quality/quarantine/quarantine-entry.js';
 import type { Page, QuarantineStore } from '../ports.js';
 import { whenConditionHolds } from './conditional-write.js';
+import { partitionPage } from './query-partition.js';
 import { guard, isTransientStorageError, toStorageError } from '../sdk-errors.js';
 
 const MAX_BATCH_ATTEMPTS = 8;
@@ -50,7 +50,7 @@ export class DynamoQuarantineStore implements QuarantineStore {
   ): Promise<Page<QuarantineEntry>> {
     const filters = ['#expires > :now'];
     const names: Record<string, string> = { '#expires': 'expiresAt' };
-    const values: Record<string, AttributeValue> = { ':pk': { S: partition(projectId) }, ':now': { N: String(options.now) } };
+    const values: Record<string, AttributeValue> = { ':now': { N: String(options.now) } };
     if (options.jobId !== undefined) {
       filters.push('#job = :job');
       names['#job'] = 'jobId';
@@ -61,31 +61,22 @@ export class DynamoQuarantineStore implements QuarantineStore {
       names['#code'] = 'code';
       values[':code'] = { S: options.code };
     }
-    const found: QuarantineEntry[] = [];
-    let start: Record<string, AttributeValue> | undefined =
-      options.after === undefined ? undefined : { pk: { S: partition(projectId) }, sk: { S: options.after } };
-    // A filter is applied after each page is read: pages are read until one more entry
-    // than asked for is found, so `next` is given only when more really follow.
-    do {
-      const out = await guard(() =>
-        this.client.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: 'pk = :pk',
-            FilterExpression: filters.join(' AND '),
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-            ExclusiveStartKey: start,
-            Limit: Math.max(options.limit + 1, 100),
-            ConsistentRead: true,
-          }),
-        ),
-      );
-      for (const item of out.Items ?? []) found.push(JSON.parse(item.doc!.S!) as QuarantineEntry);
-      start = out.LastEvaluatedKey;
-    } while (start !== undefined && found.length <= options.limit);
-    const items = found.slice(0, options.limit);
-    return found.length > options.limit ? { items, next: items[items.length - 1]!.id } : { items };
+    const pk = partition(projectId);
+    const page = await partitionPage(
+      this.client,
+      {
+        table: this.tableName,
+        pk,
+        after: options.after === undefined ? undefined : { pk: { S: pk }, sk: { S: options.after } },
+        filter: { expression: filters.join(' AND '), names, values },
+        // A filter is applied after each page is read: pages of at least 100 are read until
+        // one more entry than asked for is found.
+        pageSize: Math.max(options.limit + 1, 100),
+      },
+      options.limit,
+    );
+    const items = page.items.map((item) => JSON.parse(item.doc!.S!) as QuarantineEntry);
+    return page.more ? { items, next: items.at(-1)!.id } : { items };
   }
 
   async deleteEntry(projectId: string, id: string): Promise<boolean> {
