@@ -11,6 +11,7 @@ import path from 'node:path';
 import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { E2E_ADMIN_TOKEN, spawnServer, type ServerProcess } from '../support/server-process.js';
+import { call, waitFor } from '../support/http-client.js';
 
 const PROJECT = 'disk-full-e2e';
 const MiB = 1024 * 1024;
@@ -18,35 +19,7 @@ const TMPFS_MIB = 64;
 const CSV_ROWS = 20_000;
 const admin = { authorization: `Bearer ${E2E_ADMIN_TOKEN}`, 'content-type': 'application/json' };
 
-interface Reply {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: Record<string, unknown>;
-}
-
-async function call(base: string, method: string, url: string, headers: Record<string, string>, body?: string | Buffer): Promise<Reply> {
-  const response = await fetch(`${base}${url}`, { method, headers, body });
-  const text = await response.text();
-  let json: Record<string, unknown> = {};
-  try {
-    json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-  } catch {
-    // Not JSON; the status says enough.
-  }
-  return { status: response.status, headers: response.headers, text, json };
-}
-
 /** Polls `probe` until it returns a value, failing after `timeoutMs`. */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 const canonical = (json: string) => stringifyLossless(parseLossless(json)) ?? '';
 

@@ -8,27 +8,12 @@ import path from 'node:path';
 import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { E2E_ADMIN_TOKEN, spawnServer, type ServerProcess } from '../support/server-process.js';
+import { call, waitFor } from '../support/http-client.js';
 
 const admin = { authorization: `Bearer ${E2E_ADMIN_TOKEN}`, 'content-type': 'application/json' };
 const CLIENTS = 8;
 const LOAD_MS = 2500;
 const FILE_ROWS = 200_000;
-
-async function call(base: string, method: string, url: string, headers: Record<string, string>, body?: string | Buffer) {
-  const response = await fetch(`${base}${url}`, { method, headers, body });
-  const text = await response.text();
-  return { status: response.status, text, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 45_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 const canonical = (json: string) => stringifyLossless(parseLossless(json)) ?? '';
 

@@ -9,15 +9,10 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { E2E_ADMIN_TOKEN, runToExit, spawnServer, type ServerProcess } from '../support/server-process.js';
+import { call } from '../support/http-client.js';
 
 const PROJECT = 'faults-e2e';
 const admin = { authorization: `Bearer ${E2E_ADMIN_TOKEN}`, 'content-type': 'application/json' };
-
-async function call(base: string, method: string, url: string, headers: Record<string, string>, body?: string) {
-  const response = await fetch(`${base}${url}`, { method, headers, body });
-  const text = await response.text();
-  return { status: response.status, text, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
 
 const sha256 = async (file: string) => createHash('sha256').update(await fs.readFile(file)).digest('hex');
 

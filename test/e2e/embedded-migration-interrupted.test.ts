@@ -15,12 +15,7 @@ import {
   type Manifest,
 } from '../fixtures/earlier-release/earlier-release.js';
 import { runToExit, spawnServer, type ServerProcess } from '../support/server-process.js';
-
-async function call(base: string, method: string, url: string, headers: Record<string, string>, body?: string) {
-  const response = await fetch(`${base}${url}`, { method, headers, body });
-  const text = await response.text();
-  return { status: response.status, text, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
+import { call } from '../support/http-client.js';
 
 describe('an interrupted migration of the earlier data', () => {
   let root: string;

@@ -21,17 +21,12 @@ import {
   type Manifest,
 } from '../fixtures/earlier-release/earlier-release.js';
 import { runToExit, spawnServer, type ServerProcess } from '../support/server-process.js';
+import { call } from '../support/http-client.js';
 
 /** Records as exact JSON text per id (numbers keep their digits), from a list page's text. */
 function exactRecords(pageText: string): Map<string, string> {
   const page = parseLossless(pageText) as { items: { id: string; data: unknown }[] };
   return new Map(page.items.map((item) => [item.id, stringifyLossless(item.data) ?? '']));
-}
-
-async function call(base: string, method: string, url: string, headers: Record<string, string>, body?: string) {
-  const response = await fetch(`${base}${url}`, { method, headers, body });
-  const text = await response.text();
-  return { status: response.status, text, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }
 
 describe('migrating a data directory of the earlier release', () => {

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { E2E_ADMIN_TOKEN, spawnServer, type ServerProcess } from '../support/server-process.js';
+import { waitFor } from '../support/http-client.js';
 
 const admin = { authorization: `Bearer ${E2E_ADMIN_TOKEN}`, 'content-type': 'application/json' };
 const RECORDS = 20_000;
@@ -21,16 +22,6 @@ type JobView = {
   parts: { name: string; records: number; sha256: string; url: string }[];
   manifest: string | null;
 };
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('kill -9 during an export job', () => {
   let root: string;

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, spawnServer, type ServerProcess } from '../support/server-process.js';
+import { call } from '../support/http-client.js';
 
 /**
  * The real server, started the way `npm start` starts it (embedded storage, generated
@@ -12,12 +13,6 @@ import { REPO_ROOT, spawnServer, type ServerProcess } from '../support/server-pr
  */
 
 const TERMINAL = new Set(['succeeded', 'partial', 'failed']);
-
-async function call(base: string, method: string, url: string, headers: Record<string, string>, body?: string | Buffer) {
-  const response = await fetch(`${base}${url}`, { method, headers, body });
-  const text = await response.text();
-  return { status: response.status, text, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
 
 async function waitForJob(base: string, projectId: string, jobId: string, key: string, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;
