@@ -1,6 +1,6 @@
 // What a Parquet part's writer needs of a record, and nothing of the project's model: the
-// writer runs on a thread of its own (parquet-thread.ts), which loads only this and
-// hyparquet-writer.
+// writer runs on a thread of its own (parquet-thread.ts), which loads this module and the
+// writing libraries, not the service.
 import { isLosslessNumber, isSafeNumber } from 'lossless-json';
 import type { StoredRecord } from '../domain/model.js';
 import { isPlainRecord, toJsonText } from '../domain/json-text.js';
