@@ -39,9 +39,10 @@ export async function writeParquetPart(
   if (page.items.length === 0 && index > 0) return null;
 
   const dir = await mkdtemp(join(tmpdir(), 'intake-export-'));
-  const file = join(dir, 'part.parquet');
-  const thread = new ParquetThread(file, columns);
+  let thread: ParquetThread | undefined;
   try {
+    const file = join(dir, 'part.parquet');
+    thread = new ParquetThread(file, columns);
     let records = 0;
     let chars = 0;
     let lastId: string | undefined;
@@ -71,7 +72,7 @@ export async function writeParquetPart(
     await deps.objects.putStream(project.bucketName, key, counter, { contentType: 'application/vnd.apache.parquet', signal });
     return { part: { name, key, records, bytes: counter.bytes, sha256: counter.hash.digest('hex') }, lastId, counts };
   } finally {
-    await thread.close();
+    await thread?.close();
     await rm(dir, { recursive: true, force: true });
   }
 }
