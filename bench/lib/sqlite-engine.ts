@@ -11,6 +11,6 @@ export interface SqliteEngine {
 }
 
 export function openSqliteEngine(file: string): SqliteEngine {
-  const database = SqliteDatabase.open(file, { synchronous: loadConfig({}).embedded.synchronous });
+  const database = SqliteDatabase.open(file, loadConfig({}).embedded);
   return { records: new SqliteRecordStore(database), close: () => database.close() };
 }

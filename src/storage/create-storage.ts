@@ -23,7 +23,7 @@ export async function createStorage(config: Config, hooks: StorageHooks = {}): P
 /** Embedded mode: SQLite for records and control data, files for objects, all under the data directory. */
 function createEmbeddedStorage(config: Config): Storage {
   assertNoEarlierEmbeddedData(config.dataDir);
-  const database = SqliteDatabase.open(embeddedDatabaseFile(config.dataDir), { synchronous: config.embedded.synchronous, cacheMiB: config.embedded.cacheMiB });
+  const database = SqliteDatabase.open(embeddedDatabaseFile(config.dataDir), config.embedded);
   return {
     objects: new FsObjectStore(path.join(config.dataDir, 'objects')),
     records: new SqliteRecordStore(database),

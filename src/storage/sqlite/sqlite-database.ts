@@ -12,7 +12,11 @@ export interface SqliteOptions {
    * the last commits, never corrupt the file. `full`: every commit is also fsynced.
    */
   synchronous: SqliteSynchronous;
-  /** Page cache of the connection, in MiB. */
+  /**
+   * Page cache of the connection, in MiB: the service passes INTAKE_SQLITE_CACHE_MIB; a
+   * tool that opens the file without the service's settings (the data migration) gets 32,
+   * that setting's default.
+   */
   cacheMiB?: number;
 }
 
