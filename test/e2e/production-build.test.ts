@@ -18,6 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { testAwsEnv, uniqueName } from '../support/endpoints.js';
+import { waitFor } from '../support/http-client.js';
 import { E2E_ADMIN_TOKEN, REPO_ROOT, spawnServer, type ServerProcess } from '../support/server-process.js';
 
 const run = promisify(execFile);
@@ -219,11 +220,10 @@ describe('production file set (Dockerfile stages without Docker) [slow]', () => 
     const exported = await call('POST', '/v1/projects/prod/exports', { ...key, 'content-type': 'application/json' }, '{"format":"parquet"}');
     expect(exported.status, exported.text).toBe(202);
     const exportPath = `/v1/projects/prod/exports/${String(exported.json().id)}`;
-    let exportJob = (await call('GET', exportPath, key)).json();
-    for (const done = Date.now() + 20_000; !['succeeded', 'failed'].includes(String(exportJob.status)) && Date.now() < done; ) {
-      await sleep(100);
-      exportJob = (await call('GET', exportPath, key)).json();
-    }
+    const exportJob = await waitFor('the export job to end', async () => {
+      const view = (await call('GET', exportPath, key)).json();
+      return ['succeeded', 'failed'].includes(String(view.status)) ? view : undefined;
+    });
     expect(exportJob).toMatchObject({ status: 'succeeded', parts: [{ name: 'part-00000.parquet', records: 3 }] });
     const part = await fetch(`${live.baseUrl}${(exportJob.parts as { url: string }[])[0]!.url}`, { headers: key });
     const bytes = Buffer.from(await part.arrayBuffer());
