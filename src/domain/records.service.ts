@@ -1,7 +1,7 @@
 import { readProvenance } from './provenance.js';
 import { createHash } from 'node:crypto';
 import type { ProjectItem, StoredRecord } from './model.js';
-import type { ControlStore, RecordPage, RecordStore } from '../storage/ports.js';
+import type { ControlStore, RecordLinesPage, RecordPage, RecordStore } from '../storage/ports.js';
 import { deterministicId, newRecordId } from './ids.js';
 import { AppError, errors } from '../errors.js';
 import {
@@ -396,6 +396,14 @@ export class RecordService {
   /** One page of the project's records in the store's order; `afterId` continues a page. */
   async list(project: ProjectItem, options: { limit: number; afterId?: string }): Promise<RecordPage> {
     return this.records.listRecords(project.tableName, options);
+  }
+
+  /**
+   * The same page as `list`, as NDJSON lines written by the engine; undefined when the
+   * engine does not write them itself (the caller writes them from `list`'s records).
+   */
+  async listLines(project: ProjectItem, options: { limit: number; afterId?: string }): Promise<RecordLinesPage | undefined> {
+    return this.records.listRecordLines?.(project.tableName, options);
   }
 
   /** A JSON body: one object, or an array whose elements are each checked on their own. */

@@ -7,7 +7,7 @@ import type { RecordService } from '../domain/records.service.js';
 import { PREFIXES } from '../storage/object-keys.js';
 import type { ObjectStore, RecordPage } from '../storage/ports.js';
 import type { ExportJob, ExportPart } from './export-job.js';
-import { csvHeader, csvRow, jsonRow, type CsvColumns } from './export-rows.js';
+import { csvHeader, csvRow, jsonRow, recordLines, type CsvColumns } from './export-rows.js';
 import { CSV_OPTIONS } from './record-export.js';
 
 export interface PartBounds {
@@ -17,6 +17,13 @@ export interface PartBounds {
   bytes: number;
   /** Records per store read. */
   pageSize: number;
+}
+
+/** A page of a part's rows: CSV or NDJSON text, or NDJSON lines as the engine wrote them. */
+interface PartRows {
+  rows: string | Buffer;
+  count: number;
+  lastId?: string;
 }
 
 export interface WrittenPart {
@@ -55,34 +62,41 @@ export async function writeExportPart(
   bounds: PartBounds,
   signal: AbortSignal,
 ): Promise<WrittenPart | null> {
-  const fetchPage = (after: string | undefined, limit: number): Promise<RecordPage> =>
-    job.since !== undefined
-      ? deps.records.listUpdatedSince(project, { since: job.since, limit, after })
-      : deps.records.list(project, { limit, afterId: after });
   const fields = job.fields?.map((name) => name.split('.'));
-  const first = await fetchPage(job.resumeAfter, Math.min(bounds.pageSize, bounds.records));
-  const index = job.parts.length;
-  if (first.items.length === 0 && index > 0) return null;
-
-  const state = { records: 0, lastId: undefined as string | undefined };
   const rowsOf = (page: StoredRecord[]) =>
     columns !== undefined
       ? stringify(page.map((record) => csvRow(record, columns, false)), CSV_OPTIONS)
       : page.map((record) => `${jsonRow(record, fields)}\n`).join('');
+  // Every record's whole view as NDJSON: the engine may write the lines itself.
+  const wholeLines = columns === undefined && fields === undefined && job.since === undefined;
+  const fetchRows = async (after: string | undefined, limit: number): Promise<PartRows> => {
+    if (wholeLines) {
+      const lines = await recordLines(deps.records, project, { limit, afterId: after });
+      return { rows: lines.text, count: lines.count, lastId: lines.lastId };
+    }
+    const page: RecordPage =
+      job.since !== undefined
+        ? await deps.records.listUpdatedSince(project, { since: job.since, limit, after })
+        : await deps.records.list(project, { limit, afterId: after });
+    return { rows: rowsOf(page.items), count: page.items.length, lastId: page.lastId };
+  };
+  const first = await fetchRows(job.resumeAfter, Math.min(bounds.pageSize, bounds.records));
+  const index = job.parts.length;
+  if (first.count === 0 && index > 0) return null;
 
-  async function* text(): AsyncGenerator<string> {
+  const state = { records: 0, lastId: undefined as string | undefined };
+  async function* text(): AsyncGenerator<string | Buffer> {
     if (columns !== undefined) yield stringify([csvHeader(columns)], CSV_OPTIONS);
     let page = first;
-    let chars = 0;
+    let size = 0;
     for (;;) {
-      const rows = rowsOf(page.items);
-      chars += rows.length;
-      state.records += page.items.length;
-      if (rows !== '') yield rows;
+      size += page.rows.length;
+      state.records += page.count;
+      if (page.rows.length > 0) yield page.rows;
       state.lastId = page.lastId;
-      if (page.lastId === undefined || state.records >= bounds.records || chars >= bounds.bytes || signal.aborted) return;
-      page = await fetchPage(page.lastId, Math.min(bounds.pageSize, bounds.records - state.records));
-      if (page.items.length === 0) {
+      if (page.lastId === undefined || state.records >= bounds.records || size >= bounds.bytes || signal.aborted) return;
+      page = await fetchRows(page.lastId, Math.min(bounds.pageSize, bounds.records - state.records));
+      if (page.count === 0) {
         state.lastId = undefined;
         return;
       }

@@ -2,9 +2,9 @@ import { stringify } from 'csv-stringify/sync';
 import type { ProjectItem, StoredRecord } from '../domain/model.js';
 import type { RecordFilter, RecordService } from '../domain/records.service.js';
 import { isKeyed } from '../domain/record-model.js';
-import type { RecordPage } from '../storage/ports.js';
+import type { RecordLinesPage, RecordPage } from '../storage/ports.js';
 import type { ExportRequest } from './export-request.js';
-import { csvColumns, csvHeader, csvRow, jsonRow, leafPaths, parseData } from './export-rows.js';
+import { csvColumns, csvHeader, csvRow, jsonRow, leafPaths, parseData, recordLines } from './export-rows.js';
 
 /** Bytes are handed on in chunks of about this size: big enough for throughput, small enough for flat memory. */
 const CHUNK_BYTES = 256 * 1024;
@@ -16,27 +16,31 @@ export interface RecordExportOptions {
   onPage?: () => void;
 }
 
-type FetchPage = (after: string | undefined) => Promise<RecordPage>;
+type FetchPage<P> = (after: string | undefined) => Promise<P>;
 
 /**
- * Pages of the project's records, the next one read while the current one is written out,
- * so that a store with network latency (DynamoDB) is not waited on per page. Stops at once
- * when the signal aborts (the client went away): no further page is asked for.
+ * Pages from the store, the next one read while the current one is written out, so that
+ * a store with network latency (DynamoDB) is not waited on per page. Stops at once when
+ * the signal aborts (the client went away): no further page is asked for.
  */
-export async function* recordPages(fetchPage: FetchPage, signal: AbortSignal, onPage?: () => void): AsyncGenerator<StoredRecord[]> {
-  let pending: Promise<RecordPage> | undefined = fetchPage(undefined);
+export async function* storePages<P extends { lastId?: string }>(fetchPage: FetchPage<P>, signal: AbortSignal, onPage?: () => void): AsyncGenerator<P> {
+  let pending: Promise<P> | undefined = fetchPage(undefined);
   try {
     while (pending !== undefined) {
-      const page: RecordPage = await pending;
+      const page: P = await pending;
       onPage?.();
       pending = page.lastId !== undefined && !signal.aborted ? fetchPage(page.lastId) : undefined;
       if (signal.aborted) return;
-      yield page.items;
+      yield page;
     }
   } finally {
     // A read still under way when the export stopped: its outcome no longer matters.
     pending?.catch(() => undefined);
   }
+}
+
+async function* recordsOf(pages: AsyncIterable<RecordPage>): AsyncGenerator<StoredRecord[]> {
+  for await (const page of pages) yield page.items;
 }
 
 /**
@@ -104,16 +108,24 @@ export class RecordExport {
   chunks(project: ProjectItem, request: ExportRequest, filter: RecordFilter | undefined, signal: AbortSignal): AsyncGenerator<Buffer> {
     const { since } = request;
     const limit = this.options.pageSize;
-    const fetchPage: FetchPage = (after) => {
+    if (request.format === 'ndjson' && request.fields === undefined && since === undefined && filter === undefined) {
+      return lineChunks(storePages((after) => recordLines(this.records, project, { limit, afterId: after }), signal, this.options.onPage));
+    }
+    const fetchPage: FetchPage<RecordPage> = (after) => {
       if (since !== undefined) return this.records.listUpdatedSince(project, { since, limit, after });
       if (filter !== undefined) return this.records.listWhere(project, filter, { limit, after });
       return this.records.list(project, { limit, afterId: after });
     };
-    const pages = () => recordPages(fetchPage, signal, this.options.onPage);
+    const pages = () => recordsOf(storePages(fetchPage, signal, this.options.onPage));
     if (request.format === 'csv') return encoded(csvPieces(project, request, pages));
     if (request.format === 'json') return jsonArrayChunks(request, pages());
     return ndjsonChunks(request, pages());
   }
+}
+
+/** Every record's whole view as NDJSON: the pages' lines as the store wrote them. */
+async function* lineChunks(pages: AsyncIterable<RecordLinesPage>): AsyncGenerator<Buffer> {
+  for await (const page of pages) if (page.text.length > 0) yield page.text;
 }
 
 // A promise per chunk, never per record: an await per record costs more than writing it.

@@ -70,7 +70,15 @@ export interface RecordPage {
   lastId?: string;
 }
 
-/** Equality or prefix on one indexed field, paged in the index's order (value, then id). */
+/** A page of records as NDJSON: each record's view (its JSON as the records API returns it) and a newline. */
+export interface RecordLinesPage {
+  /** UTF-8; empty when the page is. */
+  text: Buffer;
+  count: number;
+  /** The last id of the page when more may follow. */
+  lastId?: string;
+}
+
 export interface IndexQuery {
   field: string;
   /** The field's index slot (see assignIndexSlots). */
@@ -107,6 +115,12 @@ export interface RecordStore {
   putRecords(table: string, records: StoredRecord[]): Promise<void>;
   getRecord(table: string, id: string): Promise<StoredRecord | null>;
   listRecords(table: string, options: { limit: number; afterId?: string }): Promise<RecordPage>;
+  /**
+   * The same page as listRecords, already written as NDJSON lines, for an engine that can
+   * write them itself faster than the service can from the records (SQLite, in SQL). The
+   * records service writes them from listRecords' page where an engine has no such read.
+   */
+  listRecordLines?(table: string, options: { limit: number; afterId?: string }): Promise<RecordLinesPage>;
   /**
    * Read, merge, write for each id: a write lands only if the record is still as read (its
    * `keyed.revision`); otherwise the store reads it again and merges again, a bounded

@@ -311,12 +311,34 @@ describe('streamed export of a large project (embedded)', () => {
     expect(read).toBeLessThan(Math.ceil(RECORDS / 500) / 2);
     expect(received).toBeGreaterThanOrEqual(1024 * 1024);
   });
+});
 
-  it('a storage error mid-stream aborts the response: never a clean end', async () => {
+// CSV is written from the records; NDJSON of whole records from lines SQLite writes itself.
+describe.each(['csv', 'ndjson'] as const)('a storage error mid-stream (embedded, %s)', (format) => {
+  const RECORDS = 12_000;
+  let t: TestApp;
+  let p: TestProject;
+  let server: http.Server;
+  let base: string;
+
+  beforeAll(async () => {
+    t = await createTestApp({ mode: 'embedded' });
+    p = await createProjectWithKey(t, 'exp-fail');
+    await fillProject(t, p, RECORDS, 1000);
+    server = http.createServer(t.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server?.close(() => resolve()));
+    await t?.close();
+  });
+
+  it('aborts the response: never a clean end', async () => {
     const outcome = await new Promise<{ ended: boolean; aborted: boolean; bytes: number }>((resolve) => {
       let bytes = 0;
       let dropped = false;
-      const req = http.get(`${base}/v1/projects/${p.id}/export?format=csv`, { headers: p.auth }, (res) => {
+      const req = http.get(`${base}/v1/projects/${p.id}/export?format=${format}`, { headers: p.auth }, (res) => {
         expect(res.statusCode).toBe(200);
         res.on('data', (chunk: Buffer) => {
           bytes += chunk.length;
@@ -324,7 +346,7 @@ describe('streamed export of a large project (embedded)', () => {
             dropped = true;
             res.pause();
             // The store closes under the running export (as on a failed disk): the next page
-            // read fails with storage_unavailable. Last test of the file: nothing reads after it.
+            // read fails with storage_unavailable. Nothing reads after it: the app is this block's own.
             void t.storage.close().then(() => res.resume());
           }
         });

@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type { StoredRecord } from '../../domain/model.js';
-import type { IndexQuery, RecordMerge, RecordPage, RecordStore, UpdatedSinceQuery } from '../ports.js';
+import type { IndexQuery, RecordLinesPage, RecordMerge, RecordPage, RecordStore, UpdatedSinceQuery } from '../ports.js';
 import { assertStorableRecord } from '../record-limits.js';
 import { quoteIdentifier, type SqliteDatabase } from './sqlite-database.js';
 import { indexPosition, indexRange, SqliteRecordIndex } from './sqlite-record-index.js';
@@ -20,10 +20,24 @@ interface TableStatements {
   remove: Statement<[string]>;
   first: Statement<[number], RecordRow>;
   after: Statement<[string, number], RecordRow>;
+  lines: Statement<[string, number], { text: Buffer | null; count: number; last: string | null }>;
+  anyAfter: Statement<[string], unknown>;
   index: SqliteRecordIndex;
 }
 
 const COLUMNS = 'id, data, source, ingested_at, keyed';
+
+/**
+ * A record's view as the records API writes it (recordJson in http/views/record.view.ts)
+ * and a newline, written by SQLite from the stored JSON text: an appended record as
+ * {id, data, source, ingestedAt}, a customer's record as {id, key, data, version,
+ * createdAt, updatedAt, source}. A test holds the two to the same bytes.
+ */
+const VIEW_LINE = `CASE WHEN keyed IS NULL
+  THEN '{"id":' || json_quote(id) || ',"data":' || data || ',"source":' || source || ',"ingestedAt":' || json_quote(ingested_at) || '}'
+  ELSE '{"id":' || json_quote(id) || ',"key":' || (keyed ->> '$.key') || ',"data":' || data || ',"version":' || (keyed ->> '$.version')
+    || ',"createdAt":' || json_quote(keyed ->> '$.createdAt') || ',"updatedAt":' || json_quote(ingested_at) || ',"source":' || source || '}'
+  END || char(10)`;
 
 export const fromRow = (row: RecordRow): StoredRecord => {
   const record: StoredRecord = { id: row.id, data: row.data, source: row.source, ingestedAt: row.ingested_at };
@@ -128,6 +142,21 @@ export class SqliteRecordStore implements RecordStore {
     return page.lastId === undefined ? { items: page.rows.map(fromRow) } : { items: page.rows.map(fromRow), lastId: page.lastId };
   }
 
+  /**
+   * A page written as NDJSON inside SQLite, one UTF-8 Buffer: about twice as fast as
+   * reading the rows into JavaScript strings, writing each line and encoding it again.
+   */
+  async listRecordLines(table: string, options: { limit: number; afterId?: string }): Promise<RecordLinesPage> {
+    const statements = this.tableStatements(table);
+    return this.database.guard(() => {
+      // Every id is longer than '', so '' reads from the first record.
+      const page = statements.lines.get(options.afterId ?? '', options.limit)!;
+      const text = page.text ?? Buffer.alloc(0);
+      const more = page.count === options.limit && statements.anyAfter.get(page.last!) !== undefined;
+      return more ? { text, count: page.count, lastId: page.last! } : { text, count: page.count };
+    });
+  }
+
   async getRecord(table: string, id: string): Promise<StoredRecord | null> {
     const row = this.database.guard(() => this.tableStatements(table).get.get(id));
     return row ? fromRow(row) : null;
@@ -168,6 +197,11 @@ export class SqliteRecordStore implements RecordStore {
           remove: db.prepare<[string]>(`DELETE FROM ${name} WHERE id = ?`),
           first: db.prepare<[number], RecordRow>(`SELECT ${COLUMNS} FROM ${name} ORDER BY id LIMIT ?`),
           after: db.prepare<[string, number], RecordRow>(`SELECT ${COLUMNS} FROM ${name} WHERE id > ? ORDER BY id LIMIT ?`),
+          lines: db.prepare<[string, number], { text: Buffer | null; count: number; last: string | null }>(
+            `SELECT CAST(group_concat(line, '' ORDER BY id) AS BLOB) AS text, count(*) AS count, max(id) AS last
+             FROM (SELECT id, ${VIEW_LINE} AS line FROM ${name} WHERE id > ? ORDER BY id LIMIT ?)`,
+          ),
+          anyAfter: db.prepare<[string]>(`SELECT 1 FROM ${name} WHERE id > ? LIMIT 1`),
           index: new SqliteRecordIndex(db, table, COLUMNS),
         };
       });
