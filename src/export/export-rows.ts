@@ -2,17 +2,19 @@ import { isLosslessNumber } from 'lossless-json';
 import type { ProjectItem, StoredRecord } from '../domain/model.js';
 import type { RecordService } from '../domain/records.service.js';
 import type { RecordLinesPage } from '../storage/ports.js';
-import { isPlainRecord, parseJsonExact, toJsonText } from '../domain/json-text.js';
+import { isPlainRecord, parseStoredJson, toJsonText } from '../domain/json-text.js';
 import { recordJson } from '../http/views/record.view.js';
-
-// Stored records were checked when written; this only bounds the parser's work again.
-const MAX_DEPTH = 1000;
 
 /** Characters that make a spreadsheet read a cell as a formula (OWASP's list). */
 const FORMULA_START = new Set(['=', '+', '-', '@', '\t', '\r']);
 
+/**
+ * A stored record's data, numbers exact. Stored data was checked on its way in (depth, no
+ * repeated key), so data without a number in it is read by JSON.parse alone, without the
+ * scans of the exact path: a CSV export reads every record twice (header, rows).
+ */
 export function parseData(record: StoredRecord): Record<string, unknown> {
-  const value = parseJsonExact(record.data, MAX_DEPTH);
+  const value: unknown = parseStoredJson(record.data);
   return isPlainRecord(value) ? value : {};
 }
 
