@@ -398,12 +398,15 @@ export class RecordService {
     return this.records.listRecords(project.tableName, options);
   }
 
-  /**
-   * The same page as `list`, as NDJSON lines written by the engine; undefined when the
-   * engine does not write them itself (the caller writes them from `list`'s records).
-   */
-  async listLines(project: ProjectItem, options: { limit: number; afterId?: string }): Promise<RecordLinesPage | undefined> {
-    return this.records.listRecordLines?.(project.tableName, options);
+  /** Whether the engine writes pages of NDJSON lines itself (listLines); else they are written from `list`'s records. */
+  get writesLines(): boolean {
+    return this.records.listRecordLines !== undefined;
+  }
+
+  /** The same page as `list`, as NDJSON lines written by the engine (only where `writesLines`). */
+  async listLines(project: ProjectItem, options: { limit: number; afterId?: string }): Promise<RecordLinesPage> {
+    if (this.records.listRecordLines === undefined) throw errors.internal(new Error('The record store does not write NDJSON lines.'));
+    return this.records.listRecordLines(project.tableName, options);
   }
 
   /** A JSON body: one object, or an array whose elements are each checked on their own. */

@@ -7,7 +7,7 @@ import type { RecordService } from '../domain/records.service.js';
 import { PREFIXES } from '../storage/object-keys.js';
 import type { ObjectStore, RecordPage } from '../storage/ports.js';
 import type { ExportJob, ExportPart } from './export-job.js';
-import { csvHeader, csvRow, jsonRow, recordLines, type CsvColumns } from './export-rows.js';
+import { csvHeader, csvRow, jsonRow, type CsvColumns } from './export-rows.js';
 import { CSV_OPTIONS } from './record-export.js';
 
 export interface PartBounds {
@@ -67,11 +67,11 @@ export async function writeExportPart(
     columns !== undefined
       ? stringify(page.map((record) => csvRow(record, columns, false)), CSV_OPTIONS)
       : page.map((record) => `${jsonRow(record, fields)}\n`).join('');
-  // Every record's whole view as NDJSON: the engine may write the lines itself.
-  const wholeLines = columns === undefined && fields === undefined && job.since === undefined;
+  // Every record's whole view as NDJSON, from an engine that writes the lines itself.
+  const wholeLines = columns === undefined && fields === undefined && job.since === undefined && deps.records.writesLines;
   const fetchRows = async (after: string | undefined, limit: number): Promise<PartRows> => {
     if (wholeLines) {
-      const lines = await recordLines(deps.records, project, { limit, afterId: after });
+      const lines = await deps.records.listLines(project, { limit, afterId: after });
       return { rows: lines.text, count: lines.count, lastId: lines.lastId };
     }
     const page: RecordPage =

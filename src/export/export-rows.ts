@@ -1,7 +1,5 @@
 import { isLosslessNumber } from 'lossless-json';
-import type { ProjectItem, StoredRecord } from '../domain/model.js';
-import type { RecordService } from '../domain/records.service.js';
-import type { RecordLinesPage } from '../storage/ports.js';
+import type { StoredRecord } from '../domain/model.js';
 import { isPlainRecord, parseStoredJson, toJsonText } from '../domain/json-text.js';
 import { recordJson } from '../http/views/record.view.js';
 
@@ -44,18 +42,6 @@ export function projectData(data: Record<string, unknown>, fields: readonly stri
     target[path.at(-1)!] = value;
   }
   return out;
-}
-
-/**
- * A page of records as NDJSON lines (each record's view and a newline): written by the
- * engine where it can (SQLite does it in SQL), else here from the page's records.
- */
-export async function recordLines(records: RecordService, project: ProjectItem, options: { limit: number; afterId?: string }): Promise<RecordLinesPage> {
-  const lines = await records.listLines(project, options);
-  if (lines !== undefined) return lines;
-  const page = await records.list(project, options);
-  const text = Buffer.from(page.items.map((record) => `${recordJson(record)}\n`).join(''));
-  return page.lastId === undefined ? { text, count: page.items.length } : { text, count: page.items.length, lastId: page.lastId };
 }
 
 /** One NDJSON/JSON row: the record as the records view writes it, data narrowed by `fields`. */

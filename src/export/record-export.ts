@@ -4,7 +4,7 @@ import type { RecordFilter, RecordService } from '../domain/records.service.js';
 import { isKeyed } from '../domain/record-model.js';
 import type { RecordLinesPage, RecordPage } from '../storage/ports.js';
 import type { ExportRequest } from './export-request.js';
-import { csvColumns, csvHeader, csvRow, jsonRow, leafPaths, parseData, recordLines } from './export-rows.js';
+import { csvColumns, csvHeader, csvRow, jsonRow, leafPaths, parseData } from './export-rows.js';
 
 /** Bytes are handed on in chunks of about this size: big enough for throughput, small enough for flat memory. */
 const CHUNK_BYTES = 256 * 1024;
@@ -108,8 +108,8 @@ export class RecordExport {
   chunks(project: ProjectItem, request: ExportRequest, filter: RecordFilter | undefined, signal: AbortSignal): AsyncGenerator<Buffer> {
     const { since } = request;
     const limit = this.options.pageSize;
-    if (request.format === 'ndjson' && request.fields === undefined && since === undefined && filter === undefined) {
-      return lineChunks(storePages((after) => recordLines(this.records, project, { limit, afterId: after }), signal, this.options.onPage));
+    if (request.format === 'ndjson' && request.fields === undefined && since === undefined && filter === undefined && this.records.writesLines) {
+      return lineChunks(storePages((after) => this.records.listLines(project, { limit, afterId: after }), signal, this.options.onPage));
     }
     const fetchPage: FetchPage<RecordPage> = (after) => {
       if (since !== undefined) return this.records.listUpdatedSince(project, { since, limit, after });
@@ -123,7 +123,7 @@ export class RecordExport {
   }
 }
 
-/** Every record's whole view as NDJSON: the pages' lines as the store wrote them. */
+/** Every record's whole view as NDJSON: the pages' lines as the engine wrote them. */
 async function* lineChunks(pages: AsyncIterable<RecordLinesPage>): AsyncGenerator<Buffer> {
   for await (const page of pages) if (page.text.length > 0) yield page.text;
 }

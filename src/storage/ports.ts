@@ -117,8 +117,8 @@ export interface RecordStore {
   listRecords(table: string, options: { limit: number; afterId?: string }): Promise<RecordPage>;
   /**
    * The same page as listRecords, already written as NDJSON lines, for an engine that can
-   * write them itself faster than the service can from the records (SQLite, in SQL). The
-   * records service writes them from listRecords' page where an engine has no such read.
+   * write them itself faster than the service can from the records (SQLite, in SQL). Where
+   * an engine has no such read, exports write the lines from listRecords' records.
    */
   listRecordLines?(table: string, options: { limit: number; afterId?: string }): Promise<RecordLinesPage>;
   /**
