@@ -79,6 +79,7 @@ export interface RecordLinesPage {
   lastId?: string;
 }
 
+/** Equality or prefix on one indexed field, paged in the index's order (value, then id). */
 export interface IndexQuery {
   field: string;
   /** The field's index slot (see assignIndexSlots). */
