@@ -244,6 +244,16 @@ async function fillProject(t: TestApp, p: TestProject, count: number, bytes: num
   }
 }
 
+/** An embedded app whose project holds `count` records of about 1 KB, served over HTTP on a free port. */
+async function servedProject(name: string, count: number): Promise<{ t: TestApp; p: TestProject; server: http.Server; base: string }> {
+  const t = await createTestApp({ mode: 'embedded' });
+  const p = await createProjectWithKey(t, name);
+  await fillProject(t, p, count, 1000);
+  const server = http.createServer(t.app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { t, p, server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
 const pagesRead = async (t: TestApp) => {
   const metric = await t.metrics.registry.getSingleMetricAsString('intake_export_pages_read_total');
   return Number(/intake_export_pages_read_total (\d+)/.exec(metric)?.[1] ?? 0);
@@ -257,12 +267,7 @@ describe('streamed export of a large project (embedded)', () => {
   let base: string;
 
   beforeAll(async () => {
-    t = await createTestApp({ mode: 'embedded' });
-    p = await createProjectWithKey(t, 'exp-big');
-    await fillProject(t, p, RECORDS, 1000);
-    server = http.createServer(t.app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ t, p, server, base } = await servedProject('exp-big', RECORDS));
   });
   afterAll(async () => {
     await new Promise<void>((resolve) => server?.close(() => resolve()));
@@ -322,12 +327,7 @@ describe.each(['csv', 'ndjson'] as const)('a storage error mid-stream (embedded,
   let base: string;
 
   beforeAll(async () => {
-    t = await createTestApp({ mode: 'embedded' });
-    p = await createProjectWithKey(t, 'exp-fail');
-    await fillProject(t, p, RECORDS, 1000);
-    server = http.createServer(t.app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ t, p, server, base } = await servedProject('exp-fail', RECORDS));
   });
   afterAll(async () => {
     await new Promise<void>((resolve) => server?.close(() => resolve()));
