@@ -6,7 +6,7 @@ import type { FileRecord } from './record-steps.js';
 export interface Batch {
   records: StoredRecord[];
   lastRow: number;
-  /** Each record's data as an object where the rules made one (FileRecord.value), by index; absent when none did. */
+  /** Each record's data as an object where a step had one (FileRecord.value), by index; absent when none did. */
   values?: (Record<string, unknown> | undefined)[];
   /** Keyed projects: each record's change and its row, in row order, folded per customer when written. */
   changes?: { change: KeyedChange; row: number }[];

@@ -7,9 +7,10 @@ export interface FileRecord {
   row: number;
   record: StoredRecord;
   /**
-   * The record's data as an object, when the cleaning rules parsed the row (the data is its
-   * printing): the field catalog counts it without parsing the text again. A step that
-   * changes `record.data` must leave it out.
+   * The record's data as an object, when one is at hand (a CSV row's cells, the cleaning
+   * rules' output, the key step's reading; the data is its printing): later steps and the
+   * field catalog take it without parsing the text again. A step that changes
+   * `record.data` must leave it out.
    */
   value?: Record<string, unknown>;
   /** In a keyed project, the change the row makes to its customer's record (set by the key step). */

@@ -39,6 +39,10 @@ export function rowToRecord(row: ParsedRecordRow, origin: FileRecordOrigin): Ste
     if (cleaned.kind !== 'ok') return cleaned;
     value = cleaned.value;
     body = { value };
+  } else if (row.cells !== undefined) {
+    // The object the text reads as, at the cost of a few property writes: the key step and
+    // the field catalog take it rather than parsing the text (twice, in a keyed project).
+    value = objectOfCells(row.cells);
   }
   const built = buildRecord({
     id: origin.orderedIds ? fileRowId(origin.idPrefix, row.row) : deterministicId('row', origin.idPrefix, row.row),

@@ -1,5 +1,5 @@
 import { isLosslessNumber } from 'lossless-json';
-import { parseJsonExact } from '../../domain/json-text.js';
+import { parseStoredJson } from '../../domain/json-text.js';
 import { modelRules, type StoredModel } from '../../domain/record-model.js';
 import type { FieldObservation, FieldType } from './field-catalog.js';
 
@@ -9,7 +9,6 @@ export const MAX_TALLY_PATHS = 1000;
 const MAX_WALK_DEPTH = 12;
 const MAX_PATH_LENGTH = 512;
 const MAX_EXAMPLE_CHARS = 200;
-const RECORD_DEPTH = 1000;
 
 /**
  * Counts the fields of records in memory, between catalog writes: a batch (or a push) of
@@ -31,9 +30,12 @@ export class FieldTally {
     return this.records === 0;
   }
 
-  /** A stored record's data, as its JSON text. */
+  /**
+   * A stored record's data, as its JSON text: checked on its way in (depth, no repeated
+   * key), so read as stored data is, by JSON.parse when it holds no number.
+   */
   addText(data: string): void {
-    this.add(parseJsonExact(data, RECORD_DEPTH));
+    this.add(parseStoredJson(data));
   }
 
   /** A record's value (numbers may be LosslessNumbers); anything but an object is ignored. */
