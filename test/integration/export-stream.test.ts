@@ -244,14 +244,32 @@ async function fillProject(t: TestApp, p: TestProject, count: number, bytes: num
   }
 }
 
-/** An embedded app whose project holds `count` records of about 1 KB, served over HTTP on a free port. */
-async function servedProject(name: string, count: number): Promise<{ t: TestApp; p: TestProject; server: http.Server; base: string }> {
-  const t = await createTestApp({ mode: 'embedded' });
-  const p = await createProjectWithKey(t, name);
-  await fillProject(t, p, count, 1000);
-  const server = http.createServer(t.app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { t, p, server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+interface ServedProject {
+  t: TestApp;
+  p: TestProject;
+  server: http.Server;
+  base: string;
+}
+
+/**
+ * For the enclosing block: an embedded app whose project holds `count` records of about
+ * 1 KB, served over HTTP on a free port (its parts are there once the block's tests run).
+ */
+function servedProject(name: string, count: number): ServedProject {
+  const served = {} as ServedProject;
+  beforeAll(async () => {
+    served.t = await createTestApp({ mode: 'embedded' });
+    served.p = await createProjectWithKey(served.t, name);
+    await fillProject(served.t, served.p, count, 1000);
+    served.server = http.createServer(served.t.app);
+    await new Promise<void>((resolve) => served.server.listen(0, '127.0.0.1', resolve));
+    served.base = `http://127.0.0.1:${(served.server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => served.server?.close(() => resolve()));
+    await served.t?.close();
+  });
+  return served;
 }
 
 const pagesRead = async (t: TestApp) => {
@@ -261,20 +279,10 @@ const pagesRead = async (t: TestApp) => {
 
 describe('streamed export of a large project (embedded)', () => {
   const RECORDS = 12_000;
-  let t: TestApp;
-  let p: TestProject;
-  let server: http.Server;
-  let base: string;
-
-  beforeAll(async () => {
-    ({ t, p, server, base } = await servedProject('exp-big', RECORDS));
-  });
-  afterAll(async () => {
-    await new Promise<void>((resolve) => server?.close(() => resolve()));
-    await t?.close();
-  });
+  const served = servedProject('exp-big', RECORDS);
 
   it('streams every record once, in pages', async () => {
+    const { t, p, base } = served;
     const before = await pagesRead(t);
     const res = await fetch(`${base}/v1/projects/${p.id}/export`, { headers: p.auth });
     expect(res.status).toBe(200);
@@ -285,6 +293,7 @@ describe('streamed export of a large project (embedded)', () => {
   });
 
   it('stops reading the store when the client disconnects after 1 MB', async () => {
+    const { t, p, base } = served;
     const before = await pagesRead(t);
     let received = 0;
     await new Promise<void>((resolve, reject) => {
@@ -321,20 +330,10 @@ describe('streamed export of a large project (embedded)', () => {
 // CSV is written from the records; NDJSON of whole records from lines SQLite writes itself.
 describe.each(['csv', 'ndjson'] as const)('a storage error mid-stream (embedded, %s)', (format) => {
   const RECORDS = 12_000;
-  let t: TestApp;
-  let p: TestProject;
-  let server: http.Server;
-  let base: string;
-
-  beforeAll(async () => {
-    ({ t, p, server, base } = await servedProject('exp-fail', RECORDS));
-  });
-  afterAll(async () => {
-    await new Promise<void>((resolve) => server?.close(() => resolve()));
-    await t?.close();
-  });
+  const served = servedProject('exp-fail', RECORDS);
 
   it('aborts the response: never a clean end', async () => {
+    const { t, p, base } = served;
     const outcome = await new Promise<{ ended: boolean; aborted: boolean; bytes: number }>((resolve) => {
       let bytes = 0;
       let dropped = false;
