@@ -398,15 +398,24 @@ export class RecordService {
     return this.records.listRecords(project.tableName, options);
   }
 
-  /** Whether the engine writes pages of NDJSON lines itself (listLines); else they are written from `list`'s records. */
+  /**
+   * Whether the engine writes pages of NDJSON lines itself (listLines, listUpdatedLinesSince);
+   * else they are written from `list`'s and `listUpdatedSince`'s records.
+   */
   get writesLines(): boolean {
-    return this.records.listRecordLines !== undefined;
+    return this.records.listRecordLines !== undefined && this.records.listUpdatedLinesSince !== undefined;
   }
 
   /** The same page as `list`, as NDJSON lines written by the engine (only where `writesLines`). */
   async listLines(project: ProjectItem, options: { limit: number; afterId?: string }): Promise<RecordLinesPage> {
-    if (this.records.listRecordLines === undefined) throw errors.internal(new Error('The record store does not write NDJSON lines.'));
+    if (this.records.listRecordLines === undefined) throw noLines();
     return this.records.listRecordLines(project.tableName, options);
+  }
+
+  /** The same page as `listUpdatedSince`, as NDJSON lines written by the engine (only where `writesLines`). */
+  async listUpdatedLinesSince(project: ProjectItem, options: { since: string; limit: number; after?: string }): Promise<RecordLinesPage> {
+    if (this.records.listUpdatedLinesSince === undefined) throw noLines();
+    return this.records.listUpdatedLinesSince(project.tableName, options);
   }
 
   /** A JSON body: one object, or an array whose elements are each checked on their own. */
@@ -518,3 +527,5 @@ function cleanCandidates(cleaner: RecordCleaner, candidates: Candidate[]): void 
     }
   }
 }
+
+const noLines = () => errors.internal(new Error('The record store does not write NDJSON lines.'));

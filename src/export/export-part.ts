@@ -68,10 +68,13 @@ export async function writeExportPart(
       ? stringify(page.map((record) => csvRow(record, columns, false)), CSV_OPTIONS)
       : page.map((record) => `${jsonRow(record, fields)}\n`).join('');
   // Every record's whole view as NDJSON, from an engine that writes the lines itself.
-  const wholeLines = columns === undefined && fields === undefined && job.since === undefined && deps.records.writesLines;
+  const wholeLines = columns === undefined && fields === undefined && deps.records.writesLines;
   const fetchRows = async (after: string | undefined, limit: number): Promise<PartRows> => {
     if (wholeLines) {
-      const lines = await deps.records.listLines(project, { limit, afterId: after });
+      const lines =
+        job.since !== undefined
+          ? await deps.records.listUpdatedLinesSince(project, { since: job.since, limit, after })
+          : await deps.records.listLines(project, { limit, afterId: after });
       return { rows: lines.text, count: lines.count, lastId: lines.lastId };
     }
     const page: RecordPage =

@@ -108,8 +108,12 @@ export class RecordExport {
   chunks(project: ProjectItem, request: ExportRequest, filter: RecordFilter | undefined, signal: AbortSignal): AsyncGenerator<Buffer> {
     const { since } = request;
     const limit = this.options.pageSize;
-    if (request.format === 'ndjson' && request.fields === undefined && since === undefined && filter === undefined && this.records.writesLines) {
-      return lineChunks(storePages((after) => this.records.listLines(project, { limit, afterId: after }), signal, this.options.onPage));
+    if (request.format === 'ndjson' && request.fields === undefined && filter === undefined && this.records.writesLines) {
+      const fetchLines: FetchPage<RecordLinesPage> = (after) =>
+        since !== undefined
+          ? this.records.listUpdatedLinesSince(project, { since, limit, after })
+          : this.records.listLines(project, { limit, afterId: after });
+      return lineChunks(storePages(fetchLines, signal, this.options.onPage));
     }
     const fetchPage: FetchPage<RecordPage> = (after) => {
       if (since !== undefined) return this.records.listUpdatedSince(project, { since, limit, after });

@@ -122,6 +122,8 @@ export interface RecordStore {
    * an engine has no such read, exports write the lines from listRecords' records.
    */
   listRecordLines?(table: string, options: { limit: number; afterId?: string }): Promise<RecordLinesPage>;
+  /** listUpdatedSince's page as NDJSON lines, from an engine that has listRecordLines. */
+  listUpdatedLinesSince?(table: string, query: UpdatedSinceQuery): Promise<RecordLinesPage>;
   /**
    * Read, merge, write for each id: a write lands only if the record is still as read (its
    * `keyed.revision`); otherwise the store reads it again and merges again, a bounded

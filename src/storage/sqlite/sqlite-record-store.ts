@@ -4,7 +4,7 @@ import type { IndexQuery, RecordLinesPage, RecordMerge, RecordPage, RecordStore,
 import { assertStorableRecord } from '../record-limits.js';
 import { quoteIdentifier, type SqliteDatabase } from './sqlite-database.js';
 import { indexPosition, indexRange, SqliteRecordIndex } from './sqlite-record-index.js';
-import { listSqliteUpdatedSince } from './sqlite-updated-index.js';
+import { listSqliteUpdatedSince, sqliteUpdatedLinesSince } from './sqlite-updated-index.js';
 
 interface RecordRow {
   id: string;
@@ -155,6 +155,12 @@ export class SqliteRecordStore implements RecordStore {
       const more = page.count === options.limit && statements.anyAfter.get(page.last!) !== undefined;
       return more ? { text, count: page.count, lastId: page.last! } : { text, count: page.count };
     });
+  }
+
+  /** listUpdatedSince's page as NDJSON lines written in SQL, as listRecordLines writes them. */
+  async listUpdatedLinesSince(table: string, query: UpdatedSinceQuery): Promise<RecordLinesPage> {
+    this.tableStatements(table);
+    return this.database.guard(() => sqliteUpdatedLinesSince(this.database.db, table, VIEW_LINE, query));
   }
 
   async getRecord(table: string, id: string): Promise<StoredRecord | null> {
