@@ -16,7 +16,8 @@ export function parseData(record: StoredRecord): Record<string, unknown> {
   return isPlainRecord(value) ? value : {};
 }
 
-function valueAt(data: Record<string, unknown>, path: readonly string[]): unknown {
+/** The value at a path of nested objects; undefined where the path leaves them. */
+export function valueAt(data: Record<string, unknown>, path: readonly string[]): unknown {
   let current: unknown = data;
   for (const segment of path) {
     if (!isPlainRecord(current) || !Object.hasOwn(current, segment)) return undefined;

@@ -2,7 +2,8 @@ import { isLosslessNumber } from 'lossless-json';
 import type { ProjectItem, StoredRecord } from '../domain/model.js';
 import { isKeyed, modelRules } from '../domain/record-model.js';
 import type { CatalogField } from '../quality/catalog/field-catalog.js';
-import { fastData, valueAt, type ParquetColumn, type ParquetKind } from './parquet-values.js';
+import { valueAt } from './export-rows.js';
+import { fastData, type ParquetColumn, type ParquetKind } from './parquet-values.js';
 
 /** A field's JSON types as a first pass or the field catalog saw them. */
 export interface SeenField {

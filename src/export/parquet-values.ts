@@ -34,15 +34,6 @@ export function fastData(record: StoredRecord): Record<string, unknown> {
   return isPlainRecord(value) ? value : {};
 }
 
-export function valueAt(data: Record<string, unknown>, path: readonly string[]): unknown {
-  let current: unknown = data;
-  for (const segment of path) {
-    if (!isPlainRecord(current) || !Object.hasOwn(current, segment)) return undefined;
-    current = current[segment];
-  }
-  return current;
-}
-
 /** Tallies what a part's conversion could not keep exactly, for the manifest. */
 export interface ConversionCounts {
   roundedNumbers: number;

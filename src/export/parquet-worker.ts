@@ -5,7 +5,8 @@ import { fileWriter, ParquetWriter } from 'hyparquet-writer';
 import { compressSync } from 'snappy';
 import type { StoredRecord } from '../domain/model.js';
 import { encodeTexts, mostlyDistinct } from './parquet-text.js';
-import { columnValue, envelopeValue, fastData, schemaElements, valueAt, type ConversionCounts, type ParquetColumn } from './parquet-values.js';
+import { valueAt } from './export-rows.js';
+import { columnValue, envelopeValue, fastData, schemaElements, type ConversionCounts, type ParquetColumn } from './parquet-values.js';
 
 /**
  * Rows per row group, and the text a row group may hold before it is written anyway: the
