@@ -4,7 +4,7 @@ import type { IndexQuery, RecordLinesPage, RecordMerge, RecordPage, RecordStore,
 import { assertStorableRecord } from '../record-limits.js';
 import { quoteIdentifier, type SqliteDatabase } from './sqlite-database.js';
 import { indexPosition, indexRange, SqliteRecordIndex } from './sqlite-record-index.js';
-import { listSqliteUpdatedSince, sqliteUpdatedLinesSince } from './sqlite-updated-index.js';
+import { SqliteUpdatedIndex } from './sqlite-updated-index.js';
 
 interface RecordRow {
   id: string;
@@ -23,6 +23,8 @@ interface TableStatements {
   lines: Statement<[string, number], { text: Buffer | null; count: number; last: string | null }>;
   anyAfter: Statement<[string], unknown>;
   index: SqliteRecordIndex;
+  /** Made by the first read by write time (it builds the index on a table from an earlier release). */
+  updated?: SqliteUpdatedIndex<RecordRow>;
 }
 
 const COLUMNS = 'id, data, source, ingested_at, keyed';
@@ -137,8 +139,7 @@ export class SqliteRecordStore implements RecordStore {
   }
 
   async listUpdatedSince(table: string, query: UpdatedSinceQuery): Promise<RecordPage> {
-    this.tableStatements(table);
-    const page = this.database.guard(() => listSqliteUpdatedSince<RecordRow>(this.database.db, table, COLUMNS, query));
+    const page = this.database.guard(() => this.updatedIndex(table).list(query));
     return page.lastId === undefined ? { items: page.rows.map(fromRow) } : { items: page.rows.map(fromRow), lastId: page.lastId };
   }
 
@@ -159,8 +160,7 @@ export class SqliteRecordStore implements RecordStore {
 
   /** listUpdatedSince's page as NDJSON lines written in SQL, as listRecordLines writes them. */
   async listUpdatedLinesSince(table: string, query: UpdatedSinceQuery): Promise<RecordLinesPage> {
-    this.tableStatements(table);
-    return this.database.guard(() => sqliteUpdatedLinesSince(this.database.db, table, VIEW_LINE, query));
+    return this.database.guard(() => this.updatedIndex(table).listLines(query));
   }
 
   async getRecord(table: string, id: string): Promise<StoredRecord | null> {
@@ -178,6 +178,12 @@ export class SqliteRecordStore implements RecordStore {
     );
     const items = rows.slice(0, options.limit).map(fromRow);
     return rows.length > options.limit ? { items, lastId: items.at(-1)!.id } : { items };
+  }
+
+  private updatedIndex(table: string): SqliteUpdatedIndex<RecordRow> {
+    const statements = this.tableStatements(table);
+    statements.updated ??= new SqliteUpdatedIndex<RecordRow>(this.database.db, table, COLUMNS, VIEW_LINE);
+    return statements.updated;
   }
 
   private tableStatements(table: string): TableStatements {
