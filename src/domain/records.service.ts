@@ -398,24 +398,24 @@ export class RecordService {
     return this.records.listRecords(project.tableName, options);
   }
 
-  /**
-   * Whether the engine writes pages of NDJSON lines itself (listLines, listUpdatedLinesSince);
-   * else they are written from `list`'s and `listUpdatedSince`'s records.
-   */
+  /** Whether the engine writes pages of NDJSON lines itself (listLines); else they are written from the records. */
   get writesLines(): boolean {
     return this.records.listRecordLines !== undefined && this.records.listUpdatedLinesSince !== undefined;
   }
 
-  /** The same page as `list`, as NDJSON lines written by the engine (only where `writesLines`). */
-  async listLines(project: ProjectItem, options: { limit: number; afterId?: string }): Promise<RecordLinesPage> {
-    if (this.records.listRecordLines === undefined) throw noLines();
-    return this.records.listRecordLines(project.tableName, options);
-  }
-
-  /** The same page as `listUpdatedSince`, as NDJSON lines written by the engine (only where `writesLines`). */
-  async listUpdatedLinesSince(project: ProjectItem, options: { since: string; limit: number; after?: string }): Promise<RecordLinesPage> {
-    if (this.records.listUpdatedLinesSince === undefined) throw noLines();
-    return this.records.listUpdatedLinesSince(project.tableName, options);
+  /**
+   * The same page as `list` (or, with `since`, as `listUpdatedSince`), as NDJSON lines
+   * written by the engine (only where `writesLines`).
+   */
+  async listLines(project: ProjectItem, options: { limit: number; after?: string; since?: string }): Promise<RecordLinesPage> {
+    const { listRecordLines, listUpdatedLinesSince } = this.records;
+    if (listRecordLines === undefined || listUpdatedLinesSince === undefined) {
+      throw errors.internal(new Error('The record store does not write NDJSON lines.'));
+    }
+    const { limit, after, since } = options;
+    return since === undefined
+      ? listRecordLines.call(this.records, project.tableName, { limit, afterId: after })
+      : listUpdatedLinesSince.call(this.records, project.tableName, { since, limit, after });
   }
 
   /** A JSON body: one object, or an array whose elements are each checked on their own. */
@@ -527,5 +527,3 @@ function cleanCandidates(cleaner: RecordCleaner, candidates: Candidate[]): void 
     }
   }
 }
-
-const noLines = () => errors.internal(new Error('The record store does not write NDJSON lines.'));

@@ -71,10 +71,7 @@ export async function writeExportPart(
   const wholeLines = columns === undefined && fields === undefined && deps.records.writesLines;
   const fetchRows = async (after: string | undefined, limit: number): Promise<PartRows> => {
     if (wholeLines) {
-      const lines =
-        job.since !== undefined
-          ? await deps.records.listUpdatedLinesSince(project, { since: job.since, limit, after })
-          : await deps.records.listLines(project, { limit, afterId: after });
+      const lines = await deps.records.listLines(project, { since: job.since, limit, after });
       return { rows: lines.text, count: lines.count, lastId: lines.lastId };
     }
     const page: RecordPage =

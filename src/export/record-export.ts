@@ -109,11 +109,7 @@ export class RecordExport {
     const { since } = request;
     const limit = this.options.pageSize;
     if (request.format === 'ndjson' && request.fields === undefined && filter === undefined && this.records.writesLines) {
-      const fetchLines: FetchPage<RecordLinesPage> = (after) =>
-        since !== undefined
-          ? this.records.listUpdatedLinesSince(project, { since, limit, after })
-          : this.records.listLines(project, { limit, afterId: after });
-      return lineChunks(storePages(fetchLines, signal, this.options.onPage));
+      return lineChunks(storePages((after) => this.records.listLines(project, { since, limit, after }), signal, this.options.onPage));
     }
     const fetchPage: FetchPage<RecordPage> = (after) => {
       if (since !== undefined) return this.records.listUpdatedSince(project, { since, limit, after });
