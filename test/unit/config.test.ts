@@ -44,7 +44,7 @@ describe('loadConfig', () => {
       maxAttempts: 3,
     });
     expect(config.embedded.synchronous).toBe('normal');
-    expect(config.embedded.cacheMiB).toBe(32);
+    expect(config.embedded.cacheMiB).toBe(8);
   });
 
   it('reads the poller and job knobs and the embedded durability', () => {

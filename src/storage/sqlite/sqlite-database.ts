@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_SQLITE_CACHE_MIB } from '../../config.js';
 import { AppError, errors } from '../../errors.js';
 
 export type SqliteSynchronous = 'normal' | 'full';
@@ -14,8 +15,8 @@ export interface SqliteOptions {
   synchronous: SqliteSynchronous;
   /**
    * Page cache of the connection, in MiB: the service passes INTAKE_SQLITE_CACHE_MIB; a
-   * tool that opens the file without the service's settings (the data migration) gets 32,
-   * that setting's default.
+   * tool that opens the file without the service's settings (the data migration) gets
+   * DEFAULT_SQLITE_CACHE_MIB, that setting's default.
    */
   cacheMiB?: number;
 }
@@ -102,7 +103,7 @@ function configure(db: Database.Database, options: SqliteOptions): void {
   db.pragma('locking_mode = EXCLUSIVE');
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-  db.pragma(`cache_size = -${(options.cacheMiB ?? 32) * 1024}`);
+  db.pragma(`cache_size = -${(options.cacheMiB ?? DEFAULT_SQLITE_CACHE_MIB) * 1024}`);
   // A checkpoint copies the WAL's pages into the file and syncs both: its cost is per
   // checkpoint plus per distinct page. Customer records are updated at random places in the
   // table (their ids are hashes), so a 500-record commit dirties ~500 pages; checkpointing
