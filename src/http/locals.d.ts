@@ -5,7 +5,6 @@ import type { AmbientAdmin } from './middleware/auth.js';
 export type { Principal };
 
 declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Locals {
       requestId: string;

@@ -29,20 +29,19 @@ export class SqliteActivityStore implements ActivityStore {
   async addIngested(projectId: string, hour: string, records: number): Promise<void> {
     const oldest = new Date(Date.parse(hour) - INGESTED_RETENTION_MS).toISOString();
     this.database.transaction(() => {
-      const db = this.database.db;
-      db.prepare(
+      this.database.statement(
         `INSERT INTO ingested_hourly (hour, project_id, records) VALUES (?, ?, ?)
          ON CONFLICT (hour, project_id) DO UPDATE SET records = records + excluded.records`,
       ).run(hour, projectId, records);
-      db.prepare('DELETE FROM ingested_hourly WHERE hour < ?').run(oldest);
+      this.database.statement('DELETE FROM ingested_hourly WHERE hour < ?').run(oldest);
     });
   }
 
   async ingestedSince(since: string): Promise<HourlyCount[]> {
     const rows = this.database.guard(
       () =>
-        this.database.db
-          .prepare('SELECT hour, project_id, records FROM ingested_hourly WHERE hour >= ? ORDER BY hour, project_id')
+        this.database
+          .statement('SELECT hour, project_id, records FROM ingested_hourly WHERE hour >= ? ORDER BY hour, project_id')
           .all(since) as { hour: string; project_id: string; records: number }[],
     );
     return rows.map((row) => ({ hour: row.hour, projectId: row.project_id, records: row.records }));
@@ -50,14 +49,13 @@ export class SqliteActivityStore implements ActivityStore {
 
   async recordAlert(alert: AlertEvent): Promise<void> {
     this.database.transaction(() => {
-      const db = this.database.db;
-      db.prepare('INSERT INTO alert_events (at, kind, project_id, message) VALUES (?, ?, ?, ?)').run(
+      this.database.statement('INSERT INTO alert_events (at, kind, project_id, message) VALUES (?, ?, ?, ?)').run(
         alert.at,
         alert.kind,
         alert.projectId ?? null,
         alert.message,
       );
-      db.prepare('DELETE FROM alert_events WHERE seq <= (SELECT max(seq) FROM alert_events) - ?').run(MAX_ALERTS_KEPT);
+      this.database.statement('DELETE FROM alert_events WHERE seq <= (SELECT max(seq) FROM alert_events) - ?').run(MAX_ALERTS_KEPT);
     });
   }
 
@@ -65,8 +63,8 @@ export class SqliteActivityStore implements ActivityStore {
     const oldest = new Date(now - ALERT_RETENTION_MS).toISOString();
     const rows = this.database.guard(
       () =>
-        this.database.db
-          .prepare('SELECT at, kind, project_id, message FROM alert_events WHERE at >= ? ORDER BY seq DESC LIMIT ?')
+        this.database
+          .statement('SELECT at, kind, project_id, message FROM alert_events WHERE at >= ? ORDER BY seq DESC LIMIT ?')
           .all(oldest, limit) as AlertRow[],
     );
     return rows.map((row) => ({ at: row.at, kind: row.kind, ...(row.project_id === null ? {} : { projectId: row.project_id }), message: row.message }));

@@ -67,8 +67,8 @@ export class SqliteControlStore extends SqliteJobStore implements ControlStore {
   async createProject(project: ProjectItem): Promise<void> {
     const created = this.database.guard(
       () =>
-        this.database.db
-          .prepare('INSERT INTO projects (id, doc) VALUES (?, ?) ON CONFLICT (id) DO NOTHING')
+        this.database
+          .statement('INSERT INTO projects (id, doc) VALUES (?, ?) ON CONFLICT (id) DO NOTHING')
           .run(project.id, JSON.stringify(project)).changes,
     );
     if (created === 0) throw errors.projectExists(project.id);
@@ -76,18 +76,18 @@ export class SqliteControlStore extends SqliteJobStore implements ControlStore {
 
   async getProject(id: string): Promise<ProjectItem | null> {
     const row = this.database.guard(
-      () => this.database.db.prepare('SELECT doc FROM projects WHERE id = ?').get(id) as { doc: string } | undefined,
+      () => this.database.statement('SELECT doc FROM projects WHERE id = ?').get(id) as { doc: string } | undefined,
     );
     return row ? toProject(row.doc) : null;
   }
 
   async setProjectModel(id: string, model: StoredModel, expectedVersion: number): Promise<boolean> {
     return this.database.transaction(() => {
-      const row = this.database.db.prepare('SELECT doc FROM projects WHERE id = ?').get(id) as { doc: string } | undefined;
+      const row = this.database.statement('SELECT doc FROM projects WHERE id = ?').get(id) as { doc: string } | undefined;
       if (!row) return false;
       const project = toProject(row.doc);
       if ((project.model?.version ?? 0) !== expectedVersion) return false;
-      this.database.db.prepare('UPDATE projects SET doc = ? WHERE id = ?').run(JSON.stringify({ ...project, model }), id);
+      this.database.statement('UPDATE projects SET doc = ? WHERE id = ?').run(JSON.stringify({ ...project, model }), id);
       return true;
     });
   }
@@ -95,8 +95,8 @@ export class SqliteControlStore extends SqliteJobStore implements ControlStore {
   async listProjects(options: { limit: number; after?: string }): Promise<Page<ProjectItem>> {
     const rows = this.database.guard(
       () =>
-        this.database.db
-          .prepare('SELECT doc FROM projects WHERE id > ? ORDER BY id LIMIT ?')
+        this.database
+          .statement('SELECT doc FROM projects WHERE id > ? ORDER BY id LIMIT ?')
           .all(options.after ?? '', options.limit + 1) as { doc: string }[],
     );
     const items = rows.slice(0, options.limit).map((row) => toProject(row.doc));
@@ -106,7 +106,7 @@ export class SqliteControlStore extends SqliteJobStore implements ControlStore {
 
   async updateProject(id: string, changes: ProjectChanges): Promise<ProjectItem | null> {
     return this.database.transaction(() => {
-      const row = this.database.db.prepare('SELECT doc FROM projects WHERE id = ?').get(id) as { doc: string } | undefined;
+      const row = this.database.statement('SELECT doc FROM projects WHERE id = ?').get(id) as { doc: string } | undefined;
       if (!row) return null;
       const project = toProject(row.doc);
       if (project.deletion !== undefined) return null;
@@ -114,7 +114,7 @@ export class SqliteControlStore extends SqliteJobStore implements ControlStore {
       if (changes.name !== undefined) next.name = changes.name;
       if (changes.allowedIps !== undefined) next.allowedIps = changes.allowedIps.length > 0 ? changes.allowedIps : undefined;
       if (changes.deletion !== undefined) next.deletion = changes.deletion;
-      this.database.db.prepare('UPDATE projects SET doc = ? WHERE id = ?').run(JSON.stringify(next), id);
+      this.database.statement('UPDATE projects SET doc = ? WHERE id = ?').run(JSON.stringify(next), id);
       return next;
     });
   }
@@ -122,17 +122,17 @@ export class SqliteControlStore extends SqliteJobStore implements ControlStore {
   async deleteProject(id: string): Promise<void> {
     this.database.transaction(() => {
       for (const table of ['api_keys', 'jobs', 'idempotency_claims', 'ingested_files']) {
-        this.database.db.prepare(`DELETE FROM ${table} WHERE project_id = ?`).run(id);
+        this.database.statement(`DELETE FROM ${table} WHERE project_id = ?`).run(id);
       }
-      this.database.db.prepare('DELETE FROM projects WHERE id = ?').run(id);
+      this.database.statement('DELETE FROM projects WHERE id = ?').run(id);
     });
   }
 
   async createKey(key: ApiKeyItem): Promise<void> {
     const created = this.database.guard(
       () =>
-        this.database.db
-          .prepare('INSERT INTO api_keys (id, project_id, created_at, doc) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING')
+        this.database
+          .statement('INSERT INTO api_keys (id, project_id, created_at, doc) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING')
           .run(key.id, key.projectId, key.createdAt, JSON.stringify(key)).changes,
     );
     if (created === 0) throw errors.internal(new Error(`API key id ${key.id} is taken`));
@@ -140,7 +140,7 @@ export class SqliteControlStore extends SqliteJobStore implements ControlStore {
 
   async getKey(id: string): Promise<ApiKeyItem | null> {
     const row = this.database.guard(
-      () => this.database.db.prepare('SELECT doc FROM api_keys WHERE id = ?').get(id) as { doc: string } | undefined,
+      () => this.database.statement('SELECT doc FROM api_keys WHERE id = ?').get(id) as { doc: string } | undefined,
     );
     return row ? toKey(row.doc) : null;
   }
@@ -148,8 +148,8 @@ export class SqliteControlStore extends SqliteJobStore implements ControlStore {
   async listKeys(projectId: string): Promise<ApiKeyItem[]> {
     const rows = this.database.guard(
       () =>
-        this.database.db
-          .prepare('SELECT doc FROM api_keys WHERE project_id = ? ORDER BY created_at, id')
+        this.database
+          .statement('SELECT doc FROM api_keys WHERE project_id = ? ORDER BY created_at, id')
           .all(projectId) as { doc: string }[],
     );
     return rows.map((row) => toKey(row.doc));
@@ -157,12 +157,12 @@ export class SqliteControlStore extends SqliteJobStore implements ControlStore {
 
   async revokeKey(projectId: string, keyId: string, at: string): Promise<boolean> {
     return this.database.transaction(() => {
-      const row = this.database.db.prepare('SELECT doc FROM api_keys WHERE id = ?').get(keyId) as { doc: string } | undefined;
+      const row = this.database.statement('SELECT doc FROM api_keys WHERE id = ?').get(keyId) as { doc: string } | undefined;
       const key = row ? toKey(row.doc) : null;
       if (!key || key.projectId !== projectId) return false;
       // Revoking twice keeps the first revocation time.
       if (key.revokedAt === undefined) {
-        this.database.db.prepare('UPDATE api_keys SET doc = ? WHERE id = ?').run(JSON.stringify({ ...key, revokedAt: at }), keyId);
+        this.database.statement('UPDATE api_keys SET doc = ? WHERE id = ?').run(JSON.stringify({ ...key, revokedAt: at }), keyId);
       }
       return true;
     });
@@ -177,12 +177,12 @@ export class SqliteControlStore extends SqliteJobStore implements ControlStore {
       this.sweepExpiredIdempotencyClaims();
     }
     return this.database.transaction(() => {
-      const row = this.database.db
-        .prepare('SELECT doc FROM idempotency_claims WHERE project_id = ? AND key_hash = ? AND expires_at > ?')
+      const row = this.database
+        .statement('SELECT doc FROM idempotency_claims WHERE project_id = ? AND key_hash = ? AND expires_at > ?')
         .get(projectId, digest, now) as { doc: string } | undefined;
       if (row) return parseStored(idempotencyClaimSchema, JSON.parse(row.doc), 'idempotency claim');
-      this.database.db
-        .prepare(
+      this.database
+        .statement(
           `INSERT INTO idempotency_claims (project_id, key_hash, doc, expires_at) VALUES (?, ?, ?, ?)
            ON CONFLICT (project_id, key_hash) DO UPDATE SET doc = excluded.doc, expires_at = excluded.expires_at`,
         )
@@ -199,8 +199,8 @@ export class SqliteControlStore extends SqliteJobStore implements ControlStore {
   sweepExpiredIdempotencyClaims(): number {
     return this.database.guard(
       () =>
-        this.database.db
-          .prepare(
+        this.database
+          .statement(
             'DELETE FROM idempotency_claims WHERE rowid IN (SELECT rowid FROM idempotency_claims WHERE expires_at <= ? LIMIT ?)',
           )
           .run(this.now(), SWEEP_BATCH).changes,
@@ -208,7 +208,7 @@ export class SqliteControlStore extends SqliteJobStore implements ControlStore {
   }
 
   async deleteIdempotencyClaims(projectId: string, keys: readonly string[]): Promise<number> {
-    const remove = this.database.db.prepare('DELETE FROM idempotency_claims WHERE project_id = ? AND key_hash = ?');
+    const remove = this.database.statement('DELETE FROM idempotency_claims WHERE project_id = ? AND key_hash = ?');
     return this.database.transaction(() => {
       let deleted = 0;
       for (const key of new Set(keys)) deleted += remove.run(projectId, createHash('sha256').update(key).digest('base64url')).changes;
@@ -222,8 +222,8 @@ export class SqliteControlStore extends SqliteJobStore implements ControlStore {
    */
   async importIdempotencyClaim(projectId: string, keyHash: string, claim: IdempotencyClaim, expiresAt: number): Promise<void> {
     this.database.guard(() =>
-      this.database.db
-        .prepare(
+      this.database
+        .statement(
           'INSERT INTO idempotency_claims (project_id, key_hash, doc, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
         )
         .run(projectId, keyHash, JSON.stringify(claim), expiresAt),
@@ -232,8 +232,8 @@ export class SqliteControlStore extends SqliteJobStore implements ControlStore {
 
   async rememberIngestedFile(projectId: string, sha256: string, file: IngestedFile): Promise<void> {
     this.database.guard(() =>
-      this.database.db
-        .prepare('INSERT INTO ingested_files (project_id, sha256, file_id, job_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
+      this.database
+        .statement('INSERT INTO ingested_files (project_id, sha256, file_id, job_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
         .run(projectId, sha256, file.fileId, file.jobId),
     );
   }
@@ -241,14 +241,14 @@ export class SqliteControlStore extends SqliteJobStore implements ControlStore {
   async findIngestedFile(projectId: string, sha256: string): Promise<IngestedFile | null> {
     const row = this.database.guard(
       () =>
-        this.database.db
-          .prepare('SELECT file_id, job_id FROM ingested_files WHERE project_id = ? AND sha256 = ?')
+        this.database
+          .statement('SELECT file_id, job_id FROM ingested_files WHERE project_id = ? AND sha256 = ?')
           .get(projectId, sha256) as { file_id: string; job_id: string } | undefined,
     );
     return row ? { fileId: row.file_id, jobId: row.job_id } : null;
   }
 
   async ping(): Promise<void> {
-    this.database.guard(() => this.database.db.prepare('SELECT 1').get());
+    this.database.guard(() => this.database.statement('SELECT 1').get());
   }
 }

@@ -38,10 +38,23 @@ const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY|NOM
  * process on the same data directory is refused at start instead of writing beside it.
  */
 export class SqliteDatabase {
+  /**
+   * Statements by their SQL, prepared on first use. Preparing compiles the SQL, which took
+   * longer than running it: a 1-record push prepared four statements (the field catalog's
+   * read and upsert, the hourly count's upsert and trim), about a seventh of its time.
+   * The stores' SQL texts are a fixed set (per-project record tables have statements of
+   * their own, made once per table by the record store), so the map stays small.
+   */
+  private readonly statements = new Map<string, Database.Statement>();
+  /** One transaction function, made once: it runs the work it is given. */
+  private readonly inTransaction: Database.Transaction<(work: () => unknown) => unknown>;
+
   private constructor(
     readonly file: string,
     readonly db: Database.Database,
-  ) {}
+  ) {
+    this.inTransaction = db.transaction((work: () => unknown) => work());
+  }
 
   static open(file: string, options: SqliteOptions): SqliteDatabase {
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -80,7 +93,20 @@ export class SqliteDatabase {
 
   /** Runs `work` in one transaction; storage failures become AppErrors. */
   transaction<T>(work: () => T): T {
-    return this.guard(() => this.db.transaction(work).immediate());
+    return this.guard(() => this.inTransaction.immediate(work) as T);
+  }
+
+  /**
+   * The prepared statement for `sql`, made once per connection. Only for `run`, `get` and
+   * `all`: a statement shared by callers must not be left open by an iterator.
+   */
+  statement<P extends unknown[] | object = unknown[], R = unknown>(sql: string): Database.Statement<P, R> {
+    let statement = this.statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement as Database.Statement<P, R>;
   }
 
   /** Runs `work`, turning engine failures into the service's storage errors. */

@@ -22,8 +22,8 @@ export class SqliteExportStore implements ExportJobStore {
   async createExport(job: ExportJob): Promise<boolean> {
     const changes = this.database.guard(
       () =>
-        this.database.db
-          .prepare('INSERT INTO export_jobs (project_id, id, status, doc) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
+        this.database
+          .statement('INSERT INTO export_jobs (project_id, id, status, doc) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
           .run(job.projectId, job.id, job.status, JSON.stringify(job)).changes,
     );
     return changes > 0;
@@ -32,7 +32,7 @@ export class SqliteExportStore implements ExportJobStore {
   async getExport(projectId: string, id: string): Promise<ExportJob | null> {
     const row = this.database.guard(
       () =>
-        this.database.db.prepare('SELECT doc FROM export_jobs WHERE project_id = ? AND id = ?').get(projectId, id) as
+        this.database.statement('SELECT doc FROM export_jobs WHERE project_id = ? AND id = ?').get(projectId, id) as
           | { doc: string }
           | undefined,
     );
@@ -42,8 +42,8 @@ export class SqliteExportStore implements ExportJobStore {
   async listExports(projectId: string, options: { limit: number; after?: string }): Promise<Page<ExportJob>> {
     const rows = this.database.guard(
       () =>
-        this.database.db
-          .prepare(`SELECT id, doc FROM export_jobs WHERE project_id = ? ${options.after === undefined ? '' : 'AND id < ?'} ORDER BY id DESC LIMIT ?`)
+        this.database
+          .statement(`SELECT id, doc FROM export_jobs WHERE project_id = ? ${options.after === undefined ? '' : 'AND id < ?'} ORDER BY id DESC LIMIT ?`)
           .all(...(options.after === undefined ? [projectId] : [projectId, options.after]), options.limit + 1) as { id: string; doc: string }[],
     );
     const items = rows.slice(0, options.limit).map((row) => JSON.parse(row.doc) as ExportJob);
@@ -53,8 +53,8 @@ export class SqliteExportStore implements ExportJobStore {
   async nextUnfinishedExport(projectId: string): Promise<ExportJob | null> {
     const row = this.database.guard(
       () =>
-        this.database.db
-          .prepare("SELECT doc FROM export_jobs WHERE project_id = ? AND status IN ('queued', 'running') ORDER BY id LIMIT 1")
+        this.database
+          .statement("SELECT doc FROM export_jobs WHERE project_id = ? AND status IN ('queued', 'running') ORDER BY id LIMIT 1")
           .get(projectId) as { doc: string } | undefined,
     );
     return row ? (JSON.parse(row.doc) as ExportJob) : null;
@@ -62,8 +62,8 @@ export class SqliteExportStore implements ExportJobStore {
 
   async claimExport(projectId: string, id: string, owner: string, leaseMs: number, now: number): Promise<ExportJob | null> {
     return this.database.transaction(() => {
-      const row = this.database.db
-        .prepare('SELECT doc, lease_owner, lease_expires_at FROM export_jobs WHERE project_id = ? AND id = ?')
+      const row = this.database
+        .statement('SELECT doc, lease_owner, lease_expires_at FROM export_jobs WHERE project_id = ? AND id = ?')
         .get(projectId, id) as { doc: string; lease_owner: string | null; lease_expires_at: number | null } | undefined;
       if (row === undefined) return null;
       const job = JSON.parse(row.doc) as ExportJob;
@@ -85,8 +85,8 @@ export class SqliteExportStore implements ExportJobStore {
 
   async saveExport(job: ExportJob, owner: string, leaseMs: number, now: number): Promise<boolean> {
     return this.database.transaction(() => {
-      const row = this.database.db
-        .prepare('SELECT lease_owner, lease_expires_at FROM export_jobs WHERE project_id = ? AND id = ?')
+      const row = this.database
+        .statement('SELECT lease_owner, lease_expires_at FROM export_jobs WHERE project_id = ? AND id = ?')
         .get(job.projectId, job.id) as { lease_owner: string | null; lease_expires_at: number | null } | undefined;
       if (row === undefined || row.lease_owner !== owner || (row.lease_expires_at ?? 0) < now) return false;
       const finished = isFinished(job);
@@ -101,12 +101,12 @@ export class SqliteExportStore implements ExportJobStore {
   }
 
   async deleteExports(projectId: string): Promise<void> {
-    this.database.guard(() => this.database.db.prepare('DELETE FROM export_jobs WHERE project_id = ?').run(projectId));
+    this.database.guard(() => this.database.statement('DELETE FROM export_jobs WHERE project_id = ?').run(projectId));
   }
 
   private write(job: ExportJob): void {
-    this.database.db
-      .prepare('UPDATE export_jobs SET status = ?, lease_owner = ?, lease_expires_at = ?, doc = ? WHERE project_id = ? AND id = ?')
+    this.database
+      .statement('UPDATE export_jobs SET status = ?, lease_owner = ?, lease_expires_at = ?, doc = ? WHERE project_id = ? AND id = ?')
       .run(job.status, job.leaseOwner ?? null, job.leaseExpiresAt ?? null, JSON.stringify(job), job.projectId, job.id);
   }
 }

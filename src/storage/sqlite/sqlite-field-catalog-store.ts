@@ -4,6 +4,15 @@ import type { SqliteDatabase } from './sqlite-database.js';
 
 /** One count column per JSON type, so a merge is an UPSERT that adds. */
 const TYPE_COLUMNS = FIELD_TYPES.map((type) => `n_${type}`);
+const READ_COUNTS = `SELECT ${TYPE_COLUMNS.join(', ')} FROM field_catalog WHERE project_id = ? AND path = ?`;
+/** Adds a batch's counts to a field's, keeping its first and last sighting. */
+const MERGE_FIELD = `INSERT INTO field_catalog (project_id, path, ${TYPE_COLUMNS.join(', ')}, first_seen, last_seen, example, redacted)
+  VALUES (?, ?, ${TYPE_COLUMNS.map(() => '?').join(', ')}, ?, ?, ?, ?)
+  ON CONFLICT (project_id, path) DO UPDATE SET
+    ${TYPE_COLUMNS.map((column) => `${column} = ${column} + excluded.${column}`).join(', ')},
+    first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen),
+    example = CASE WHEN excluded.redacted = 1 THEN NULL ELSE coalesce(example, excluded.example) END,
+    redacted = excluded.redacted`;
 
 interface FieldRow {
   path: string;
@@ -34,17 +43,8 @@ export class SqliteFieldCatalogStore implements FieldCatalogStore {
 
   async mergeFields(projectId: string, batch: FieldBatch): Promise<FieldChange[]> {
     if (batch.fields.length === 0) return [];
-    const db = this.database.db;
-    const read = db.prepare(`SELECT ${TYPE_COLUMNS.join(', ')} FROM field_catalog WHERE project_id = ? AND path = ?`);
-    const upsert = db.prepare(
-      `INSERT INTO field_catalog (project_id, path, ${TYPE_COLUMNS.join(', ')}, first_seen, last_seen, example, redacted)
-       VALUES (?, ?, ${TYPE_COLUMNS.map(() => '?').join(', ')}, ?, ?, ?, ?)
-       ON CONFLICT (project_id, path) DO UPDATE SET
-         ${TYPE_COLUMNS.map((column) => `${column} = ${column} + excluded.${column}`).join(', ')},
-         first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen),
-         example = CASE WHEN excluded.redacted = 1 THEN NULL ELSE coalesce(example, excluded.example) END,
-         redacted = excluded.redacted`,
-    );
+    const read = this.database.statement(READ_COUNTS);
+    const upsert = this.database.statement(MERGE_FIELD);
     return this.database.transaction(() => {
       const changes: FieldChange[] = [];
       for (const field of batch.fields) {
@@ -68,9 +68,9 @@ export class SqliteFieldCatalogStore implements FieldCatalogStore {
   async listFields(projectId: string, options: { limit: number; after?: string }): Promise<Page<CatalogField>> {
     const rows = this.database.guard(
       () =>
-        this.database.db
+        this.database
           // `>=` from the start: a record's empty key makes the path "".
-          .prepare(`SELECT * FROM field_catalog WHERE project_id = ? AND path ${options.after === undefined ? '>=' : '>'} ? ORDER BY path LIMIT ?`)
+          .statement(`SELECT * FROM field_catalog WHERE project_id = ? AND path ${options.after === undefined ? '>=' : '>'} ? ORDER BY path LIMIT ?`)
           .all(projectId, options.after ?? '', options.limit + 1) as FieldRow[],
     );
     const items = rows.slice(0, options.limit).map(fieldOf);
@@ -78,7 +78,7 @@ export class SqliteFieldCatalogStore implements FieldCatalogStore {
   }
 
   async deleteFields(projectId: string): Promise<void> {
-    this.database.guard(() => this.database.db.prepare('DELETE FROM field_catalog WHERE project_id = ?').run(projectId));
+    this.database.guard(() => this.database.statement('DELETE FROM field_catalog WHERE project_id = ?').run(projectId));
   }
 }
 

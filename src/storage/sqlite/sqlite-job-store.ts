@@ -29,8 +29,8 @@ export class SqliteJobStore implements JobStore {
     return this.database.transaction(() => {
       const existing = this.readJob(job.projectId, job.id);
       if (existing) return existing;
-      this.database.db
-        .prepare('INSERT INTO jobs (project_id, id, created_at, doc) VALUES (?, ?, ?, ?)')
+      this.database
+        .statement('INSERT INTO jobs (project_id, id, created_at, doc) VALUES (?, ?, ?, ?)')
         .run(job.projectId, job.id, job.createdAt, JSON.stringify(job));
       return job;
     });
@@ -45,11 +45,11 @@ export class SqliteJobStore implements JobStore {
       const [createdAt, jobId] = options.after === undefined ? [] : options.after.split('|');
       const rows = (
         createdAt === undefined
-          ? this.database.db
-              .prepare('SELECT doc FROM jobs WHERE project_id = ? ORDER BY created_at DESC, id DESC LIMIT ?')
+          ? this.database
+              .statement('SELECT doc FROM jobs WHERE project_id = ? ORDER BY created_at DESC, id DESC LIMIT ?')
               .all(projectId, options.limit + 1)
-          : this.database.db
-              .prepare(
+          : this.database
+              .statement(
                 'SELECT doc FROM jobs WHERE project_id = ? AND (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?',
               )
               .all(projectId, createdAt, jobId ?? '', options.limit + 1)
@@ -133,15 +133,15 @@ export class SqliteJobStore implements JobStore {
   }
 
   private readJob(projectId: string, jobId: string): JobItem | null {
-    const row = this.database.db
-      .prepare('SELECT doc FROM jobs WHERE project_id = ? AND id = ?')
+    const row = this.database
+      .statement('SELECT doc FROM jobs WHERE project_id = ? AND id = ?')
       .get(projectId, jobId) as { doc: string } | undefined;
     return row ? toJob(row.doc) : null;
   }
 
   private writeJob(job: JobItem): void {
-    this.database.db
-      .prepare('UPDATE jobs SET doc = ? WHERE project_id = ? AND id = ?')
+    this.database
+      .statement('UPDATE jobs SET doc = ? WHERE project_id = ? AND id = ?')
       .run(JSON.stringify(job), job.projectId, job.id);
   }
 }

@@ -31,7 +31,7 @@ export class SqliteQuarantineStore implements QuarantineStore {
 
   async putEntries(projectId: string, entries: readonly QuarantineEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    const insert = this.database.db.prepare(
+    const insert = this.database.statement(
       `INSERT INTO quarantine (project_id, id, job_id, code, expires_at, doc) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (project_id, id) DO UPDATE SET job_id = excluded.job_id, code = excluded.code,
          expires_at = excluded.expires_at, doc = excluded.doc`,
@@ -61,8 +61,8 @@ export class SqliteQuarantineStore implements QuarantineStore {
     }
     const rows = this.database.guard(
       () =>
-        this.database.db
-          .prepare(`SELECT id, doc FROM quarantine WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`)
+        this.database
+          .statement(`SELECT id, doc FROM quarantine WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`)
           .all(...args, options.limit + 1) as { id: string; doc: string }[],
     );
     const items = rows.slice(0, options.limit).map((row) => JSON.parse(row.doc) as QuarantineEntry);
@@ -71,7 +71,7 @@ export class SqliteQuarantineStore implements QuarantineStore {
 
   async deleteEntry(projectId: string, id: string): Promise<boolean> {
     const changes = this.database.guard(
-      () => this.database.db.prepare('DELETE FROM quarantine WHERE project_id = ? AND id = ?').run(projectId, id).changes,
+      () => this.database.statement('DELETE FROM quarantine WHERE project_id = ? AND id = ?').run(projectId, id).changes,
     );
     return changes > 0;
   }
@@ -79,8 +79,8 @@ export class SqliteQuarantineStore implements QuarantineStore {
   async claimReplay(projectId: string, owner: string, leaseMs: number, now: number): Promise<boolean> {
     const changes = this.database.guard(
       () =>
-        this.database.db
-          .prepare(
+        this.database
+          .statement(
             `INSERT INTO quarantine_replay_leases (project_id, owner, expires_at) VALUES (?, ?, ?)
              ON CONFLICT (project_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
              WHERE quarantine_replay_leases.owner = excluded.owner OR quarantine_replay_leases.expires_at <= ?`,
@@ -92,12 +92,12 @@ export class SqliteQuarantineStore implements QuarantineStore {
 
   async releaseReplay(projectId: string, owner: string): Promise<void> {
     this.database.guard(() =>
-      this.database.db.prepare('DELETE FROM quarantine_replay_leases WHERE project_id = ? AND owner = ?').run(projectId, owner),
+      this.database.statement('DELETE FROM quarantine_replay_leases WHERE project_id = ? AND owner = ?').run(projectId, owner),
     );
   }
 
   async sweepExpired(now: number): Promise<number> {
     this.lastSweep = now;
-    return this.database.guard(() => this.database.db.prepare('DELETE FROM quarantine WHERE expires_at <= ?').run(now).changes);
+    return this.database.guard(() => this.database.statement('DELETE FROM quarantine WHERE expires_at <= ?').run(now).changes);
   }
 }

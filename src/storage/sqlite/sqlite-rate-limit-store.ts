@@ -19,8 +19,8 @@ export class SqliteRateLimitStore implements RateCounterStore {
     this.sweepEndedWindows();
     const row = this.database.guard(
       () =>
-        this.database.db
-          .prepare(
+        this.database
+          .statement(
             `INSERT INTO rate_counters (key, hits, expires_at) VALUES (?, 1, ?)
              ON CONFLICT (key) DO UPDATE SET hits = hits + 1 RETURNING hits`,
           )
@@ -32,27 +32,27 @@ export class SqliteRateLimitStore implements RateCounterStore {
   async decrement(key: string, windowMs: number): Promise<void> {
     const { counterKey } = rateWindow(key, windowMs, this.now());
     this.database.guard(() =>
-      this.database.db.prepare('UPDATE rate_counters SET hits = hits - 1 WHERE key = ? AND hits > 0').run(counterKey),
+      this.database.statement('UPDATE rate_counters SET hits = hits - 1 WHERE key = ? AND hits > 0').run(counterKey),
     );
   }
 
   async get(key: string, windowMs: number): Promise<RateCount | undefined> {
     const { counterKey, resetAt } = rateWindow(key, windowMs, this.now());
     const row = this.database.guard(
-      () => this.database.db.prepare('SELECT hits FROM rate_counters WHERE key = ?').get(counterKey) as { hits: number } | undefined,
+      () => this.database.statement('SELECT hits FROM rate_counters WHERE key = ?').get(counterKey) as { hits: number } | undefined,
     );
     return row === undefined ? undefined : { count: row.hits, resetAt };
   }
 
   async reset(key: string, windowMs: number): Promise<void> {
     const { counterKey } = rateWindow(key, windowMs, this.now());
-    this.database.guard(() => this.database.db.prepare('UPDATE rate_counters SET hits = 0 WHERE key = ?').run(counterKey));
+    this.database.guard(() => this.database.statement('UPDATE rate_counters SET hits = 0 WHERE key = ?').run(counterKey));
   }
 
   private sweepEndedWindows(): void {
     const now = this.now();
     if (now - this.lastSweep < SWEEP_EVERY_MS) return;
     this.lastSweep = now;
-    this.database.guard(() => this.database.db.prepare('DELETE FROM rate_counters WHERE expires_at <= ?').run(now));
+    this.database.guard(() => this.database.statement('DELETE FROM rate_counters WHERE expires_at <= ?').run(now));
   }
 }
